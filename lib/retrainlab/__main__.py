@@ -1,0 +1,45 @@
+"""Command line: ``python -m retrainlab <command> [options]`` (``--help`` on each command)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from ._names import suggest
+
+# command -> (module, one-line help). Each module defines ``main(argv: list[str]) -> int``.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "replicate": ("published", "reproduce the published validation run (table or --json)"),
+    "render-report": ("report", "render an executed report notebook to HTML and Markdown"),
+    "bench": ("bench", "time walk_forward (the hot path) and print the figures"),
+    "signal": ("integration_cli", "facade: a signal for one symbol's price file (JSON out)"),
+    "record-trade": ("integration_cli", "facade: record a closed trade (JSON out)"),
+    "retrain": ("integration_cli", "facade: retrain on price files plus recorded trades"),
+    "stats": ("integration_cli", "facade: model, thresholds, trades and predictions (JSON)"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: python -m retrainlab <command> [options]", "", "commands:"]
+    lines += [f"  {name:<14} {help_}" for name, (_, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"unknown command {command!r}.{suggest(command, COMMANDS)}\n\n{_usage()}",
+              file=sys.stderr)
+        return 2
+    module = importlib.import_module(f"retrainlab.{COMMANDS[command][0]}")
+    if COMMANDS[command][0] == "integration_cli":
+        return module.main([command, *rest])
+    return module.main(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
