@@ -33,7 +33,7 @@ _LAZY: dict[str, str] = {
     "get_ml_stats": "integration",
     "trigger_retraining": "integration",
 }
-_SUBMODULES = ("audit", "metrics", "published", "stats", "fixes", "integration", "report",
+_SUBMODULES = ("audit", "figures", "metrics", "published", "stats", "fixes", "integration", "report",
                "experiments", "params", "synthetic", "walkforward", "features", "model")
 
 
