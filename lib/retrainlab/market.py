@@ -341,7 +341,11 @@ def _market_from_frame(frame: pd.DataFrame, *, label: str, ticker: str | None, l
     if isinstance(frame.columns, pd.MultiIndex):
         if layout not in ("auto", "wide"):
             raise ValueError(f"{label}: MultiIndex columns are a wide frame; use layout='wide'")
-        layout = "wide"
+        if ticker is not None:
+            raise ValueError(f"{label}: ticker= names a single-ticker source; this is a wide "
+                             "frame whose tickers come from the data")
+        return _build(_split_wide_fields(frame, label), label=label, layout="wide", join=join,
+                      adjusted=adjusted, min_rows=min_rows)
     frame = _dates_to_column(frame, label)
     has_ticker = _find_column(frame, TICKER_COLUMNS) is not None
     if layout == "auto":
@@ -360,8 +364,17 @@ def _market_from_frame(frame: pd.DataFrame, *, label: str, ticker: str | None, l
     elif layout == "long":
         pieces = _split_long(frame, label)
     else:
-        pieces = _split_wide(frame, label, date_col)
+        body = frame.drop(columns=[date_col])
+        pieces = [(str(t), pd.DataFrame({"date": frame[date_col].to_numpy(),
+                                         "close": body[t].to_numpy()}))
+                  for t in body.columns]
+    return _build(pieces, label=label, layout=layout, join=join, adjusted=adjusted,
+                  min_rows=min_rows)
 
+
+def _build(pieces: list[tuple[str, pd.DataFrame]], *, label: str, layout: str, join: str,
+           adjusted: bool, min_rows: int) -> Market:
+    """Validate each ticker's table and align them on one calendar."""
     tickers = [t for t, _ in pieces]
     if len(set(tickers)) != len(tickers):
         dup = next(t for t in tickers if tickers.count(t) > 1)
@@ -409,30 +422,29 @@ def _split_long(frame: pd.DataFrame, label: str) -> list[tuple[str, pd.DataFrame
     return [(str(t), part) for t, part in body.groupby(keys, sort=False)]
 
 
-def _split_wide(frame: pd.DataFrame, label: str,
-                date_col: Any) -> list[tuple[str, pd.DataFrame]]:
-    dates = frame[date_col]
-    body = frame.drop(columns=[date_col])
-    if not isinstance(body.columns, pd.MultiIndex):  # flat: one close column per ticker
-        return [(str(t), pd.DataFrame({"date": dates.to_numpy(), "close": body[t].to_numpy()}))
-                for t in body.columns]
-    if body.columns.nlevels != 2:
+def _split_wide_fields(frame: pd.DataFrame, label: str) -> list[tuple[str, pd.DataFrame]]:
+    """Per-ticker tables from MultiIndex columns (field, ticker) or (ticker, field)."""
+    index = frame.index
+    if not (isinstance(index, pd.DatetimeIndex) or _normalise(index.name) in DATE_COLUMNS):
+        raise ValueError(f"{label}: no dates found: a wide frame needs its dates as the index "
+                         "(a DatetimeIndex or an index named 'date')")
+    if frame.columns.nlevels != 2:
         raise ValueError(f"{label}: wide MultiIndex columns need exactly 2 levels (field, "
-                         f"ticker), got {body.columns.nlevels}")
+                         f"ticker), got {frame.columns.nlevels}")
     field_levels = [i for i in (0, 1) if {"close", ADJ_CLOSE}
-                    & {_normalise(v) for v in body.columns.get_level_values(i)}]
+                    & {_normalise(v) for v in frame.columns.get_level_values(i)}]
     if len(field_levels) != 1:
         raise ValueError(f"{label}: cannot tell which column level holds the fields "
                          "(open/high/low/close/volume) and which the tickers: exactly one level "
                          "must contain 'close'")
-    field_level = field_levels[0]
-    ticker_level = 1 - field_level
-    tickers = list(dict.fromkeys(body.columns.get_level_values(ticker_level)))
+    ticker_level = 1 - field_levels[0]
+    dates = np.asarray(index)
     out = []
-    for t in tickers:
-        part = body.xs(t, axis=1, level=ticker_level).copy()
-        part.insert(0, "date", dates.to_numpy())
-        out.append((str(t), part.reset_index(drop=True)))
+    for t in dict.fromkeys(frame.columns.get_level_values(ticker_level)):
+        part = frame.xs(t, axis=1, level=ticker_level).reset_index(drop=True)
+        part.columns = [str(c) for c in part.columns]
+        part.insert(0, "date", dates)
+        out.append((str(t), part))
     return out
 
 

@@ -177,6 +177,8 @@ def generate_market(
         Tickers (columns), at least 1; named ``SYN00``, ``SYN01``, ...
     edge : float, default 1.0
         Scale of the planted predictability; ``0`` is the placebo (``planted`` all zero).
+        The planted coefficients are multiplied by ``edge``; its size grows about linearly up
+        to ``edge=1`` and faster above (momentum feeds back into the returns it reads).
     drift, vol : 4 floats, defaults ``DRIFT``, ``VOL``
         Daily log-return drift and volatility per regime (order: bull, bear, volatile,
         sideways).
