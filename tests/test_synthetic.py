@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import retrainlab as rl
+from retrainlab import synthetic
 from retrainlab.market import REGIMES, regime_codes
 from retrainlab.synthetic import (
     generate_market,
@@ -119,12 +120,22 @@ def test_regime_shares_follow_stationary_law():
 
 
 def test_regime_drift_and_volatility_show_in_returns():
-    m = generate_market(2, n_days=4000, n_tickers=5, edge=0.0)
+    m = generate_market(2, n_days=4000, n_tickers=5)
     codes = regime_codes(m.regimes)[1:]
-    r = np.diff(np.log(m.close), axis=0)
-    vols = [r[codes == i].std() for i in range(len(REGIMES))]
-    assert np.allclose(vols, m.params["vol"], rtol=0.15)
-    assert r[codes == REGIMES.index("bull")].mean() > 0 > r[codes == REGIMES.index("bear")].mean()
+    # log return minus the planted part = edge*drift - vol**2/2 + vol * shock
+    r = np.diff(np.log(m.close), axis=0) - m.planted[:-1]
+    drift, vol = np.asarray(m.params["drift"]), np.asarray(m.params["vol"])
+    for i in range(len(REGIMES)):
+        own = r[codes == i]
+        assert own.std() == pytest.approx(vol[i], rel=0.1)
+        standard_error = vol[i] / np.sqrt(own.shape[0])  # tickers share the market factor
+        assert abs(own.mean() - (drift[i] - vol[i] ** 2 / 2)) < 3 * standard_error
+    placebo = generate_market(2, n_days=4000, n_tickers=5, edge=0.0)
+    r0 = np.diff(np.log(placebo.close), axis=0)
+    for i in range(len(REGIMES)):  # same regime volatilities, no drift
+        own = r0[codes == i]
+        assert own.std() == pytest.approx(vol[i], rel=0.1)
+        assert abs(own.mean() + vol[i] ** 2 / 2) < 3 * vol[i] / np.sqrt(own.shape[0])
 
 
 def test_common_market_factor_correlates_tickers():
@@ -145,6 +156,38 @@ def test_placebo_has_no_planted_part_and_shares_the_regimes():
     assert np.all(placebo.planted == 0.0)
     assert placebo.regimes.equals(planted.regimes)  # exact twin: same regimes and shocks
     assert np.isnan(oracle_hit_rate(placebo))
+
+
+def _strategy_t_stat(edge: float, rule: str) -> float:
+    """t statistic of the mean daily simple-return P&L of a causal rule, seeds 0-9 pooled."""
+    pnl = []
+    for seed in range(10):
+        m = generate_market(seed, edge=edge)
+        simple = m.close[1:] / m.close[:-1] - 1
+        if rule == "true regime trend":  # long in bull, short in bear: knows the true regime
+            codes = regime_codes(m.regimes)[:-1, None]
+            position = np.where(codes == 0, 1.0, np.where(codes == 1, -1.0, 0.0))
+        else:  # sign of the trailing 5-day return
+            log_close = np.log(m.close)
+            position = np.zeros_like(log_close)
+            position[5:] = np.sign(log_close[5:] - log_close[:-5])
+            position = position[:-1]
+        pnl.append((position * simple).mean(axis=1))
+    daily = np.concatenate(pnl)
+    return float(daily.mean() / daily.std(ddof=1) * np.sqrt(len(daily)))
+
+
+@pytest.mark.parametrize("rule", ["true regime trend", "momentum"])
+def test_placebo_is_unbeatable_and_the_edge_is_real(rule):
+    """At edge=0 prices are a martingale: even a rule that knows the true regime earns nothing."""
+    assert abs(_strategy_t_stat(0.0, rule)) < 3
+    assert _strategy_t_stat(1.0, rule) > 4
+
+
+def test_placebo_simple_returns_have_zero_mean():
+    m = generate_market(0, n_days=5000, n_tickers=10, edge=0.0)
+    simple = (m.close[1:] / m.close[:-1] - 1).mean(axis=1)
+    assert abs(simple.mean()) < 3 * simple.std() / np.sqrt(len(simple))
 
 
 def test_edge_scales_planted():
@@ -195,6 +238,24 @@ def test_planted_effect_is_regime_dependent_and_learnable():
     assert np.mean(slopes["bull"]) > 0.03
     assert np.mean(slopes["sideways"]) < -0.01  # reversal (via the 20-day deviation)
     assert abs(np.mean(slopes["volatile"])) < 0.03
+
+
+def test_docstring_regime_table_matches_the_defaults():
+    rows = {}
+    for line in generate_market.__doc__.splitlines():
+        cells = line.split()
+        if cells and cells[0] in REGIMES:
+            rows[cells[0]] = cells
+    assert list(rows) == list(REGIMES)
+    matrix = transition_matrix(synthetic.DURATION)
+    for i, name in enumerate(REGIMES):
+        drift, vol, mom, rev, duration, _days, stay, volume = rows[name][1:]
+        assert float(drift.rstrip("%")) / 100 == pytest.approx(synthetic.DRIFT[i])
+        assert float(vol.rstrip("%")) / 100 == pytest.approx(synthetic.VOL[i])
+        assert float(mom) == synthetic.MOMENTUM[i] and float(rev) == synthetic.REVERSION[i]
+        assert float(duration) == synthetic.DURATION[i]
+        assert float(stay) == pytest.approx(matrix[i, i], abs=5e-4)
+        assert float(volume) == synthetic.VOLUME_MULTIPLIER[i]
 
 
 def _documented_rates() -> dict[int, float]:

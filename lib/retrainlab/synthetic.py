@@ -12,10 +12,15 @@ term makes the next day's return partly predictable from the ticker's own past:
 The planted term is a causal function of the ticker's own past closes only, so the standard
 features (momentum 5/10/20/60, Bollinger position, RSI) can pick it up. A linear model that does
 not know the regime sees momentum in some periods and reversal in others (partly cancelling); a
-model with regime interactions can do better. ``edge`` scales the planted term; ``edge=0`` is the
-placebo, a regime-switching random walk with nothing to learn. Because every random draw depends
-only on ``seed`` (and the panel's shape), ``edge=0`` and ``edge=1`` with the same seed share the
-same regime path and shocks: the placebo is an exact twin.
+model with regime interactions can do better. The regimes' drifts are a second, slower source of
+predictability (a trend follower can ride a persistent bull or bear drift).
+
+``edge`` scales both: the planted term and the drifts. ``edge=0`` is the placebo, a random walk
+whose volatility switches with the regime and whose prices are a martingale
+(``E[close[t+1] / close[t] | past] = 1``), so no causal strategy has a positive expected return
+before costs. Because every random draw depends only on ``seed`` (and the panel's shape),
+``edge=0`` and ``edge=1`` with the same seed share the same regime path and shocks: the placebo
+is an exact twin.
 
 ``Market.planted[t]`` is the planted part of the log return from day t to day t+1, so
 ``sign(planted[t])`` is the oracle's call for day t+1 and ``oracle_hit_rate`` scores it.
@@ -176,12 +181,13 @@ def generate_market(
     n_tickers : int, default 10
         Tickers (columns), at least 1; named ``SYN00``, ``SYN01``, ...
     edge : float, default 1.0
-        Scale of the planted predictability; ``0`` is the placebo (``planted`` all zero).
-        The planted coefficients are multiplied by ``edge``; its size grows about linearly up
-        to ``edge=1`` and faster above (momentum feeds back into the returns it reads).
+        Scale of the predictability: the planted coefficients and the drifts are multiplied
+        by ``edge``. ``0`` is the placebo (``planted`` all zero, no drift: a martingale). The
+        planted term grows about linearly up to ``edge=1`` and faster above (momentum feeds
+        back into the returns it reads).
     drift, vol : 4 floats, defaults ``DRIFT``, ``VOL``
-        Daily log-return drift and volatility per regime (order: bull, bear, volatile,
-        sideways).
+        Daily drift (expected simple return, before ``edge`` scaling) and volatility (of log
+        returns) per regime, in REGIMES order: bull, bear, volatile, sideways.
     duration : 4 floats, default ``DURATION``
         Expected stay in each regime, in days (>= 1): regime i persists with probability
         ``1 - 1/duration[i]`` and otherwise jumps to one of the other three, equally likely.
@@ -214,26 +220,28 @@ def generate_market(
     -------
     Market
         ``close[t] = close[t-1] * exp(r[t])`` with, for ticker j,
-        ``r[t] = drift[s_t] + vol[s_t] * (sqrt(rho) f_t + sqrt(1 - rho) e_tj) + planted[t-1]``,
-        ``s_t`` the regime, ``rho = market_correlation``, ``f`` and ``e`` standard normal, and
+        ``r[t] = edge * drift[s_t] - vol[s_t]**2 / 2 + vol[s_t] * (sqrt(rho) f_t
+        + sqrt(1 - rho) e_tj) + planted[t-1]`` (the ``-vol**2 / 2`` makes ``edge * drift`` the
+        expected simple return), ``s_t`` the regime, ``rho = market_correlation``, ``f`` and
+        ``e`` standard normal, and
         ``planted[t] = edge * (momentum[s_t] * (log c_t - log c_{t-5})
         - reversion[s_t] * (log c_t - mean(log c_{t-19..t})))``: a causal function of the
         ticker's own closes and today's regime. ``.regimes`` is the true regime path (names),
         ``.planted`` the planted term, ``.params`` every argument.
 
-    Regime table (defaults)
-    -----------------------
-    ==========  ===========  =========  =========  ===========  ==========  ===========
-    regime      drift / day  vol / day  momentum   reversion    duration    volume x
-    ==========  ===========  =========  =========  ===========  ==========  ===========
-    bull        +0.08%       0.9%       0.06       0            60 days     1.0
-    bear        -0.10%       1.4%       0.06       0            30 days     1.3
-    volatile    -0.03%       2.5%       0          0            20 days     1.8
-    sideways    0            0.7%       0          0.055        40 days     0.8
-    ==========  ===========  =========  =========  ===========  ==========  ===========
+    Regime table (defaults; drift, momentum and reversion are multiplied by ``edge``)
+    ---------------------------------------------------------------------------------
+    ========  ===========  =========  ========  =========  ========  ==========  ========
+    regime    drift / day  vol / day  momentum  reversion  duration  stay prob.  volume x
+    ========  ===========  =========  ========  =========  ========  ==========  ========
+    bull      +0.08%       0.9%       0.06      0          60 days   0.983       1.0
+    bear      -0.10%       1.4%       0.06      0          30 days   0.967       1.3
+    volatile  -0.03%       2.5%       0         0          20 days   0.950       1.8
+    sideways  0%           0.7%       0         0.055      40 days   0.975       0.8
+    ========  ===========  =========  ========  =========  ========  ==========  ========
 
     The edge is deliberately weak. Oracle hit rate at edge=1 (default parameters, 1000 days x
-    10 tickers, mean over seeds 0-19; see ``oracle_hit_rate``): 1-day 55.3%, 5-day 57.5%.
+    10 tickers, mean over seeds 0-19; see ``oracle_hit_rate``): 1-day 55.2%, 5-day 57.5%.
     At ``edge=0`` the oracle abstains (``oracle_hit_rate`` is nan).
 
     A linear model without regime inputs sees momentum in bull/bear and reversal in sideways
@@ -290,7 +298,7 @@ def generate_market(
 
     day_sigma = sigma[codes][:, None]
     shock = np.sqrt(rho) * z_market[:, None] + np.sqrt(1.0 - rho) * z_own  # standard normal
-    base = mu[codes][:, None] + day_sigma * shock
+    base = edge * mu[codes][:, None] - 0.5 * day_sigma**2 + day_sigma * shock
     base[0] = 0.0
     log_close = np.empty((n, k))
     log_close[0] = np.log(20.0) + np.log(10.0) * u_price  # first close in [20, 200)
