@@ -156,6 +156,27 @@ def test_flat_wide_frame_of_closes(synth):
     np.testing.assert_array_equal(m.open, synth.close)
 
 
+def test_wide_frames_treat_all_nan_rows_as_missing_bars(synth):
+    parts = {t: synth.ohlcv(t) for t in synth.tickers}
+    wide = pd.concat(parts, axis=1)
+    wide.iloc[:5, wide.columns.get_level_values(0) == "SYN01"] = np.nan  # listed 5 days later
+    m = load_prices(wide)
+    assert m.dates.equals(synth.dates[5:])
+    np.testing.assert_array_equal(m.close, synth.close[5:])
+    assert m.params["dropped_rows"] == {"SYN00": 5, "SYN02": 5}
+    with pytest.raises(ValueError, match="different dates"):
+        load_prices(wide, join="exact")
+    wide.iloc[9, list(wide.columns).index(("SYN02", "low"))] = np.nan  # a partly missing bar
+    with pytest.raises(ValueError, match=r"ticker 'SYN02': column 'low' has missing \(NaN\)"):
+        load_prices(wide)
+    closes = pd.DataFrame(synth.close, index=synth.dates, columns=list(synth.tickers))
+    closes.iloc[:3, 0] = np.nan
+    assert load_prices(closes, layout="wide").n_days == synth.n_days - 3
+    closes.columns = ["A", "B", "A"]
+    with pytest.raises(ValueError, match="ticker 'A' appears twice"):
+        load_prices(closes, layout="wide")
+
+
 def test_csv_round_trips(tmp_path, synth):
     single = synth.ohlcv("SYN00")
     path = tmp_path / "abc.csv"

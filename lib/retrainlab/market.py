@@ -273,7 +273,9 @@ def load_prices(
     join : {"inner", "exact"}
         Tickers with different date sets: ``"inner"`` keeps the dates every ticker has (the
         common calendar; rows dropped per ticker are recorded in ``params["dropped_rows"]``),
-        ``"exact"`` refuses them.
+        ``"exact"`` refuses them. In a wide frame, a date on which all of a ticker's values
+        are NaN is a missing bar for that ticker (so the join applies); a partly missing bar
+        is an error.
     adjusted : bool, default False
         Use the ``adj close`` column as close and rescale open/high/low by ``adj close / close``
         (for stocks with splits and dividends). Default: the raw ``close`` column.
@@ -365,8 +367,11 @@ def _market_from_frame(frame: pd.DataFrame, *, label: str, ticker: str | None, l
         pieces = _split_long(frame, label)
     else:
         body = frame.drop(columns=[date_col])
-        pieces = [(str(t), pd.DataFrame({"date": frame[date_col].to_numpy(),
-                                         "close": body[t].to_numpy()}))
+        if body.columns.duplicated().any():
+            raise ValueError(f"{label}: ticker {body.columns[body.columns.duplicated()][0]!r} "
+                             "appears twice")
+        pieces = [(str(t), _drop_absent_bars(pd.DataFrame(
+                      {"date": frame[date_col].to_numpy(), "close": body[t].to_numpy()})))
                   for t in body.columns]
     return _build(pieces, label=label, layout=layout, join=join, adjusted=adjusted,
                   min_rows=min_rows)
@@ -402,7 +407,8 @@ def _dates_to_column(frame: pd.DataFrame, label: str) -> pd.DataFrame:
         if index.name is None or _normalise(index.name) not in DATE_COLUMNS:
             out = out.rename(columns={out.columns[0]: "date"})
         return out
-    if not date_in_columns and len(frame.columns) and str(frame.columns[0]).startswith("Unnamed: 0"):
+    unnamed_first = len(frame.columns) and str(frame.columns[0]).startswith("Unnamed: 0")
+    if not date_in_columns and unnamed_first:
         # a CSV written with an unnamed index: its first column holds the dates
         return frame.rename(columns={frame.columns[0]: "date"})
     if not date_in_columns:
@@ -444,8 +450,14 @@ def _split_wide_fields(frame: pd.DataFrame, label: str) -> list[tuple[str, pd.Da
         part = frame.xs(t, axis=1, level=ticker_level).reset_index(drop=True)
         part.columns = [str(c) for c in part.columns]
         part.insert(0, "date", dates)
-        out.append((str(t), part))
+        out.append((str(t), _drop_absent_bars(part)))
     return out
+
+
+def _drop_absent_bars(part: pd.DataFrame) -> pd.DataFrame:
+    """A wide frame's row where all of a ticker's values are NaN means "no bar that day"."""
+    values = part.drop(columns=["date"])
+    return part[~values.isna().all(axis=1).to_numpy()]
 
 
 def _validate_ticker(ticker: str, frame: pd.DataFrame, label: str, adjusted: bool,
