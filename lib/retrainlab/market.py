@@ -286,7 +286,8 @@ def load_prices(
     Column names are matched case-insensitively, ignoring spaces, ``_``, ``-`` and ``.``
     (``Adj_Close`` = ``adj close``). Dates come from a ``date``/``datetime``/``timestamp``/
     ``time``/``day`` column, else from the (Datetime) index; time zones are dropped (wall-clock
-    dates kept). Extra columns are ignored.
+    dates kept) and dates are stored at ``DATE_UNIT`` (ns) resolution. Extra columns are
+    ignored. Tickers keep their order of first appearance.
 
     Fallbacks for missing columns (``close`` is required): ``open`` = close, ``high`` =
     max(open, close), ``low`` = min(open, close) (so all three equal close when all are
@@ -301,7 +302,9 @@ def load_prices(
         sort it first); non-numeric, missing, non-finite or non-positive prices; negative or
         missing volume; inconsistent bars (high < low, or open/close outside [low, high]);
         fewer than ``min_rows`` rows; tickers whose dates differ (``join="exact"``) or do not
-        overlap enough (``join="inner"``).
+        overlap enough (``join="inner"``); unknown ``layout``/``join`` names.
+    TypeError
+        If ``source`` is not a path, DataFrame or Series.
     """
     check_name(layout, LAYOUTS, "layout")
     check_name(join, JOINS, "join")
