@@ -219,7 +219,9 @@ def test_from_parquet_round_trips_exactly_with_regimes(tmp_path):
     assert back.dates.dtype == m.dates.dtype
     assert back.regimes.equals(m.regimes)
     assert back.regimes.dtype == m.regimes.dtype and back.regimes.name == m.regimes.name
-    assert back.name == "m"
+    assert back.name == m.name  # name, params and the planted signal round-trip too
+    np.testing.assert_array_equal(back.planted, m.planted)
+    assert back.params["seed"] == 3 and back.params["edge"] == m.params["edge"]
 
 
 def test_from_parquet_without_regimes_and_short_markets(tmp_path, synth):

@@ -20,6 +20,8 @@ from ._names import check_name, suggest
 REGIMES: tuple[str, ...] = ("bull", "bear", "volatile", "sideways")
 
 PRICE_FIELDS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
+#: Parquet metadata key under which to_parquet stores the market's name and params.
+PARQUET_META_KEY = b"retrainlab.market"
 
 #: Resolution of every ``Market.dates`` built here (synthetic, loaded, or read back).
 DATE_UNIT = "ns"
@@ -159,13 +161,28 @@ class Market:
         )
 
     def to_parquet(self, path: str | Path) -> Path:
-        """Write the bars (long format) and the true regimes, if any, to one Parquet file."""
+        """Write the market to one Parquet file: bars (long format), true regimes and planted
+        signal if any, and ``name``/``params`` in the file's metadata; ``from_parquet`` reads it
+        back exactly."""
+        import json
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         frame = self.to_long()
         if self.regimes is not None:
             frame["true_regime"] = np.repeat(np.asarray(self.regimes, dtype=object), self.n_tickers)
-        frame.to_parquet(path, index=False)
+        if self.planted is not None:
+            frame["planted"] = self.planted.reshape(-1)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        meta = json.dumps({"name": self.name, "params": self.params}, default=str, sort_keys=True)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               PARQUET_META_KEY: meta.encode()})
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        pq.write_table(table, tmp)
+        tmp.replace(path)  # atomic: a reader never sees a half-written market
         return path
 
     @classmethod
@@ -173,18 +190,35 @@ class Market:
         """Read a file written by ``to_parquet``: bars, dates, tickers and true regimes.
 
         The inverse of ``to_parquet``: arrays, dates, ticker order and ``regimes`` round-trip
-        exactly. ``to_parquet`` does not store ``planted``, ``name`` or ``params``: ``planted``
-        comes back as None, ``name`` is the file stem unless given, and ``params`` records the
-        source path. The bars are validated like ``load_prices`` (without a minimum length).
+        exactly, and so do ``planted``, ``name`` and ``params`` when ``to_parquet`` stored them
+        (a file from elsewhere: ``name`` is the file stem unless given, ``params`` records the
+        source path). The bars are validated like ``load_prices`` (without a minimum length).
         """
+        import json
+
+        import pyarrow.parquet as pq
+
         path = Path(path)
         frame = pd.read_parquet(path)
+        stored = (pq.read_schema(path).metadata or {}).get(PARQUET_META_KEY)
+        meta = json.loads(stored) if stored else {}
         regimes = frame.pop("true_regime") if "true_regime" in frame.columns else None
+        planted = frame.pop("planted") if "planted" in frame.columns else None
         market = _market_from_frame(frame, label=path.stem, ticker=None, layout="long",
                                     join="exact", adjusted=False, min_rows=1)
-        params = {"source": str(path), "format": "parquet"}
+        params = meta.get("params", {"source": str(path), "format": "parquet"})
+        name = name or meta.get("name") or path.stem
+        if planted is not None:
+            wide_planted = pd.DataFrame({
+                "date": pd.to_datetime(frame[_find_column(frame, DATE_COLUMNS)]),
+                "ticker": frame[_find_column(frame, TICKER_COLUMNS)].astype(str),
+                "planted": planted.to_numpy(dtype=float),
+            }).pivot(index="date", columns="ticker", values="planted")
+            wide_planted.index = pd.DatetimeIndex(wide_planted.index).as_unit(DATE_UNIT)
+            wide_planted = wide_planted.reindex(index=market.dates, columns=list(market.tickers))
+            market = _with(market, planted=wide_planted.to_numpy(dtype=float))
         if regimes is None:
-            return _with(market, name=name or path.stem, params=params)
+            return _with(market, name=name, params=params)
         table = pd.DataFrame({"date": pd.to_datetime(frame[_find_column(frame, DATE_COLUMNS)]),
                               "ticker": frame[_find_column(frame, TICKER_COLUMNS)].astype(str),
                               "regime": regimes.astype(object)})
@@ -197,7 +231,7 @@ class Market:
             raise ValueError(f"{path}: column 'true_regime' differs across tickers on "
                              f"{day.date()}; a market has one regime per date")
         return _with(market, regimes=regime_series(wide.iloc[:, 0].to_numpy(), market.dates),
-                     name=name or path.stem, params=params)
+                     name=name, params=params)
 
 
 # --------------------------------------------------------------------------------------------
