@@ -29,7 +29,6 @@ on a finite window only; the two agree closely after the first weeks.
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import lfilter
 
 #: Names of the feature columns, in the order of the last axis of ``compute_features``.
@@ -86,13 +85,26 @@ def _pad_front(values: np.ndarray, n_rows: int) -> np.ndarray:
     return out
 
 
+def _window_sum(x: np.ndarray, window: int) -> np.ndarray:
+    """Sums of the trailing windows (rows window-1 .. n-1), added in a fixed order.
+
+    Adding the ``window`` shifted slices one by one makes every result depend on its own window
+    only, in the same order of operations whatever the array's length, layout or number of
+    columns: a prefix, a single column and the full panel give bit-identical values.
+    """
+    n = len(x)
+    total = x[: n - window + 1].copy()
+    for i in range(1, window):
+        total += x[i : n - window + 1 + i]
+    return total
+
+
 def rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
     """Trailing mean over ``window`` rows along axis 0; NaN for the first ``window - 1`` rows."""
     x = np.asarray(x, dtype=np.float64)
     if len(x) < window:
         return np.full(x.shape, np.nan)
-    windows = sliding_window_view(x, window, axis=0)  # (n - w + 1, ..., w)
-    return _pad_front(windows.mean(axis=-1), len(x))
+    return _pad_front(_window_sum(x, window) / window, len(x))
 
 
 def rolling_std(x: np.ndarray, window: int, ddof: int = 0) -> np.ndarray:
@@ -100,8 +112,12 @@ def rolling_std(x: np.ndarray, window: int, ddof: int = 0) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if len(x) < window:
         return np.full(x.shape, np.nan)
-    windows = sliding_window_view(x, window, axis=0)
-    return _pad_front(windows.std(axis=-1, ddof=ddof), len(x))
+    mean = _window_sum(x, window) / window
+    n = len(x)
+    squares = np.zeros_like(mean)
+    for i in range(window):
+        squares += (x[i : n - window + 1 + i] - mean) ** 2
+    return _pad_front(np.sqrt(squares / (window - ddof)), n)
 
 
 def lag_ratio(x: np.ndarray, lag: int) -> np.ndarray:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -88,3 +89,23 @@ def fit_model(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None,
     else:
         model.fit(X, y, logit__sample_weight=np.asarray(sample_weight, dtype=np.float64))
     return model
+
+
+def predict_proba(model: Pipeline, X: np.ndarray) -> np.ndarray:
+    """P(label = 1) for the rows of ``X``: the pipeline's own formula, evaluated row by row.
+
+    ``expit(intercept + sum_c coef[c] * (X[:, c] - mean[c]) / scale[c])`` with the fitted
+    scaler's ``mean_`` / ``scale_`` and the logistic regression's ``coef_`` / ``intercept_``:
+    exactly what ``model.predict_proba(X)[:, 1]`` computes, up to rounding (~1e-16). The sum
+    runs column by column in a fixed order, so each row's value is bit-identical whatever other
+    rows are predicted with it; a BLAS matrix product is not (its blocking depends on the batch
+    size), and the walk-forward's invariance to truncating the data must hold bit for bit.
+    """
+    scaler, logit = model[0], model[-1]
+    X = np.asarray(X, dtype=np.float64)
+    z = (X - scaler.mean_) / scaler.scale_
+    coef = logit.coef_[0]
+    score = np.full(len(X), float(logit.intercept_[0]))
+    for c in range(X.shape[1]):
+        score += z[:, c] * coef[c]
+    return expit(score)

@@ -72,7 +72,7 @@ from .fixes.feedback_loop import (
 from .fixes.profit_weighted_loss import training_weights
 from .fixes.regime_awareness import detect_market_regimes, detect_regimes, regime_names
 from .market import Market
-from .model import can_fit, design_columns, design_matrix, fit_model
+from .model import can_fit, design_columns, design_matrix, fit_model, predict_proba
 
 __all__ = ["WalkForwardResult", "decision_days", "refit_days", "walk_forward"]
 
@@ -362,7 +362,7 @@ def _run(market: Market, config: RetrainConfig, progress: bool,
             ok = valid[seg_rows]
             p = np.full(len(seg_rows), np.nan)
             if ok.any():
-                p[ok] = model.predict_proba(flat_x[seg_rows[ok]])[:, 1]
+                p[ok] = predict_proba(model, flat_x[seg_rows[ok]])
             probs[first:last] = p.reshape(-1, k)
         for i in range(first, last):
             t = int(days[i])
