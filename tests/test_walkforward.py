@@ -15,6 +15,7 @@ from retrainlab.fixes.confidence_sizing import bet_size
 from retrainlab.model import design_columns
 from retrainlab.walkforward import WalkForwardResult, decision_days, first_decision_day
 
+
 @functools.cache
 def market(seed: int = 1, edge: float = 1.0, n_days: int = 400, n_tickers: int = 4):
     return generate_market(seed, n_days=n_days, n_tickers=n_tickers, edge=edge)
