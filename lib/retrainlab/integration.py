@@ -63,6 +63,7 @@ Decisions made here (documented in the README section "Use in a trading engine")
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -91,7 +92,7 @@ from .fixes.feedback_loop import DIRECTIONS, TradeOutcome, feedback_samples
 from .fixes.profit_weighted_loss import training_weights
 from .fixes.regime_awareness import detect_regimes
 from .market import DATE_COLUMNS, PRICE_FIELDS, Market, load_prices
-from .model import can_fit, design_columns, design_matrix, fit_model
+from .model import can_fit, design_columns, design_matrix, fit_model, predict_proba
 from .store import (
     DATABASE_NAME,
     NotAStateDatabase,
@@ -117,6 +118,7 @@ __all__ = [
     "default_state_dir",
     "get_ml_signal",
     "get_ml_stats",
+    "jsonable",
     "momentum_probability",
     "record_trade",
     "trigger_retraining",
@@ -441,7 +443,7 @@ class Signal:
         return self.signal, self.probability, self.confidence
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain({name: getattr(self, name) for name in self.__dataclass_fields__})
+        return jsonable({name: getattr(self, name) for name in self.__dataclass_fields__})
 
 
 @dataclass(frozen=True)
@@ -471,15 +473,15 @@ class RetrainReport:
         return self.ok
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain({name: getattr(self, name) for name in self.__dataclass_fields__})
+        return jsonable({name: getattr(self, name) for name in self.__dataclass_fields__})
 
 
-def _plain(value: Any) -> Any:
-    """JSON-safe copy: NaN/inf -> None, numpy -> Python, times -> ISO text, tuples -> lists."""
+def jsonable(value: Any) -> Any:
+    """A JSON-safe copy: NaN/inf -> None, numpy -> Python, times -> ISO text, tuples -> lists."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
-        return [_plain(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (numbers.Integral,)):
@@ -493,6 +495,20 @@ def _plain(value: Any) -> Any:
 
 
 # ============================================================================ training set
+
+
+@functools.cache
+def _threadpools() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _fit(X: np.ndarray, y: np.ndarray, w: np.ndarray | None, config: RetrainConfig) -> Any:
+    """``model.fit_model`` with one BLAS thread, as the walk-forward fits (the result of a BLAS
+    product depends on its thread count in the last bits; this keeps the two identical)."""
+    with _threadpools().limit(limits=1):
+        return fit_model(X, y, w, config)
 
 
 @dataclass(frozen=True, eq=False)
@@ -612,9 +628,9 @@ def _validate(samples: _Samples, outcomes: list[TradeOutcome], config: RetrainCo
         out["skipped"] = (f"cannot fit on the {len(y)} earlier samples "
                           f"({int(np.sum(y))} positive)")
         return out
-    model = fit_model(X, y, w, config)
+    model = _fit(X, y, w, config)
     y_test = samples.y[test]
-    p = model.predict_proba(samples.X[test])[:, 1]
+    p = predict_proba(model, samples.X[test])
     base = float(np.average(y, weights=w)) if w is not None else float(np.mean(y))
     out.update({
         "log_loss": float(log_loss(y_test, p, labels=[0, 1])),
@@ -916,7 +932,7 @@ class MLIntegration:
             self._refresh()
             if self._model is not None and defined:
                 X = design_matrix(last_x[None, :], codes[-1:], self.config)
-                p = float(self._model.predict_proba(X)[0, 1])
+                p = float(predict_proba(self._model, X)[0])
                 long_t, short_t = self._current_thresholds()
                 source, reason = "model", ""
                 version = self._model_info.get("version")
@@ -1087,7 +1103,7 @@ class MLIntegration:
                             f"histories need more than {config.horizon} bars beyond the "
                             f"{MIN_HISTORY} the features use", **sizes)
             validation = _validate(samples, outcomes, config)
-            model = fit_model(X, y, w, config)
+            model = _fit(X, y, w, config)
         except ValueError as exc:
             return fail(str(exc))
         except BaseException as exc:
@@ -1101,7 +1117,7 @@ class MLIntegration:
         payload = {"format": MODEL_FORMAT, "version": version, "trained_at": common["trained_at"],
                    "config": config.to_dict(), "design_columns": design_columns(config),
                    "model": model, "thresholds": state, "thresholds_seen_id": seen,
-                   "validation": json.dumps(_plain(validation), sort_keys=True),
+                   "validation": json.dumps(jsonable(validation), sort_keys=True),
                    "n_samples": len(y), "n_feedback": n_feedback}
         name = f"model-{version:06d}.skops"
         save_model_file(self.models_dir / name, payload)
@@ -1161,7 +1177,7 @@ class MLIntegration:
         n_fallback = sum(r["source"] == "fallback" for r in recent)
         retrains = self._store.retrains()
         last = retrains[-1] if retrains else None
-        return _plain({
+        return jsonable({
             "state_dir": str(self.state_dir),
             "config": self.config.label,
             "config_key": self.config.key(),
