@@ -12,6 +12,12 @@ before it becomes one extra training sample: the base features at entry, the reg
 
 In the walk-forward only outcomes that entered inside the current training window are used (so
 ``long_lookback`` bounds all history alike); ``feedback_samples`` takes that as ``since``.
+
+What the fix can and cannot add, once its label is right: a closed trade's sample (features at
+entry, did the underlying rise over the next ``horizon`` days) is the very market sample
+(entry date, ticker) that the training window already holds. In the walk-forward the feedback
+loop therefore adds no new information; it up-weights the samples the system traded, more so
+for large moves and for losses. Its measured effect should be read in that light.
 """
 
 from __future__ import annotations
