@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 
 import numpy as np
 import pandas as pd
@@ -226,3 +227,14 @@ def test_new_finds_a_planted_edge():
     hits = [walk_forward(generate_market(seed, edge=3.0), NEW).metrics["hit_rate"]
             for seed in range(3)]
     assert np.mean(hits) > 0.55, hits
+
+
+def test_bench_cli_quick(capsys):
+    from retrainlab import bench
+
+    assert bench.main(["--quick", "--repeat", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [row["config"] for row in out["main"]] == ["OLD", "NEW"]
+    for row in out["main"]:
+        assert row["n_days"] == 1000 and row["n_tickers"] == 10 and row["n_fits"] > 40
+        assert 0 < row["fit_seconds"] < row["seconds"]

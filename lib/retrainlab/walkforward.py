@@ -102,8 +102,12 @@ class WalkForwardResult:
         seconds.
     coefficients : (fit dates x design columns + "intercept") coefficients of each fitted model
         (in the scaler's standardised units).
-    metrics : ``portfolio_metrics`` + ``trade_metrics`` + signal counts + ``hit_rate`` +
-        ``n_fits`` (plain floats).
+    metrics : plain floats: ``metrics.portfolio_metrics`` of ``returns`` (positions from the
+        first decision date), ``metrics.trade_metrics`` of ``trades.trade_return``, signal counts
+        (``n_long``, ``n_short``, ``n_neutral``, ``buy_sell_ratio``), ``hit_rate`` (share of
+        decisions with a probability and a known outcome where ``sign(p - 0.5)`` matches the
+        realised h-day direction; neutral decisions included: it scores the model, not the
+        thresholds), ``n_scored_decisions`` and ``n_fits``.
     fit_seconds, total_seconds : time inside ``fit_model`` and in the whole run.
     features : (n_days, n_tickers, n_features) base features (``FEATURE_NAMES``).
     """
