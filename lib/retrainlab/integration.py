@@ -229,7 +229,8 @@ def check_symbol(symbol: Any) -> str:
 def as_bars(price_data: Any, symbol: str = "price_data") -> Bars:
     """Validate one price history and return its ``Bars``.
 
-    ``price_data`` is a DataFrame of OHLCV bars, a Series of closes, or a dict of 1-D arrays;
+    ``price_data`` is a DataFrame of OHLCV bars, a Series of closes, a dict of 1-D arrays, or
+    ``Bars`` (returned as is);
     ``close`` is required, ``open``, ``high``, ``low``, ``volume`` are optional (filled like
     ``retrainlab.market.load_prices``: open = close, high = max(open, close), low = min(open,
     close), volume = 1). Column names are case-insensitive. Dates come from a DatetimeIndex or a
@@ -241,6 +242,8 @@ def as_bars(price_data: Any, symbol: str = "price_data") -> Bars:
     ``TypeError`` (not a DataFrame, Series or dict).
     """
     where = f"price_data for {symbol!r}"
+    if isinstance(price_data, Bars):  # validated when it was made
+        return price_data
     if isinstance(price_data, pd.Series):
         frame = price_data.to_frame("close")
     elif isinstance(price_data, pd.DataFrame):

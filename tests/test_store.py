@@ -1,0 +1,169 @@
+"""The facade's SQLite state database: identity, refusal of foreign files, encodings."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from retrainlab.store import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    NotAStateDatabase,
+    StateStore,
+    as_utc,
+    blob_vector,
+    text_time,
+    time_text,
+    vector_blob,
+)
+
+
+@pytest.fixture
+def db(tmp_path):
+    return tmp_path / "state.db"
+
+
+def test_new_database_is_wal_with_application_id_and_meta(db):
+    with StateStore(db, config={"horizon": 5}) as store:
+        assert store.query("PRAGMA journal_mode")[0][0] == "wal"
+        assert store.query("PRAGMA application_id")[0][0] == APPLICATION_ID
+        meta = store.meta()
+        assert meta["application"] == "retrainlab"
+        assert meta["schema_version"] == str(SCHEMA_VERSION)
+        assert meta["config"] == '{"horizon": 5}'
+        assert store.integrity_check() == "ok"
+    # a second open finds it, keeps the stored config and adds nothing
+    with StateStore(db, config={"horizon": 99}) as store:
+        assert store.meta()["config"] == '{"horizon": 5}'
+        assert store.count("trades") == 0
+
+
+def test_empty_file_is_initialised(db):
+    db.write_bytes(b"")
+    with StateStore(db) as store:
+        assert store.get_meta("application") == "retrainlab"
+
+
+@pytest.mark.parametrize("content", [b"hello, I am a CSV\n1,2,3\n", b"\x00" * 4096,
+                                     b"PK\x03\x04 a zip file"])
+def test_non_sqlite_file_is_refused_and_left_alone(db, content):
+    db.write_bytes(content)
+    with pytest.raises(NotAStateDatabase, match="not a retrainlab state database.*not an SQLite"):
+        StateStore(db)
+    assert db.read_bytes() == content
+
+
+def test_foreign_sqlite_database_is_refused_and_left_alone(db):
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE customers (name TEXT)")
+    con.execute("INSERT INTO customers VALUES ('alice')")
+    con.commit()
+    con.close()
+    before = db.read_bytes()
+    with pytest.raises(NotAStateDatabase, match="another application.*customers"):
+        StateStore(db)
+    assert db.read_bytes() == before
+
+
+def test_sqlite_with_another_application_id_is_refused(db):
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA application_id = 1234")
+    con.execute("CREATE TABLE meta (key TEXT, value TEXT)")
+    con.commit()
+    con.close()
+    with pytest.raises(NotAStateDatabase, match="application_id=0x4d2"):
+        StateStore(db)
+
+
+def test_newer_schema_is_refused(db):
+    StateStore(db).close()
+    con = sqlite3.connect(db)
+    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                (str(SCHEMA_VERSION + 1),))
+    con.commit()
+    con.close()
+    with pytest.raises(NotAStateDatabase, match="newer"):
+        StateStore(db)
+
+
+def test_corrupt_database_is_refused(db):
+    StateStore(db).close()
+    data = bytearray(db.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # the schema page, after the header
+    db.write_bytes(bytes(data))
+    with pytest.raises(NotAStateDatabase, match="corrupt"):
+        StateStore(db)
+    assert db.read_bytes() == bytes(data)
+
+
+def test_directory_is_refused(tmp_path):
+    (tmp_path / "state.db").mkdir()
+    with pytest.raises(NotAStateDatabase, match="is a directory"):
+        StateStore(tmp_path / "state.db")
+
+
+def test_failed_transaction_stores_nothing(db):
+    with StateStore(db) as store:
+        with pytest.raises(sqlite3.IntegrityError), store.transaction() as tx:
+            tx.execute("INSERT INTO retrains (started_at, status) VALUES ('x', 'running')")
+            tx.execute("INSERT INTO retrains (started_at, status) VALUES ('x', 'bogus')")
+        assert store.count("retrains") == 0
+
+
+def test_constraints_reject_bad_rows(db):
+    """The schema is a second line of defence behind the facade's validation."""
+    row = {"recorded_at": "t", "symbol": "A", "direction": "long", "entry_price": 1.0,
+           "exit_price": 1.0, "size": 1.0, "entry_time": "t", "exit_time": "t",
+           "regime": -1, "pnl_pct": 0.0}
+    with StateStore(db) as store:
+        store.insert_trade(row)
+        for bad in ({"direction": "up"}, {"entry_price": 0.0}, {"size": -1.0}):
+            with pytest.raises(sqlite3.IntegrityError):
+                store.insert_trade({**row, **bad})
+        assert store.count("trades") == 1
+
+
+def test_concurrent_first_open_creates_one_schema(tmp_path):
+    db = tmp_path / "state.db"
+    errors, stores = [], []
+
+    def open_it():
+        try:
+            stores.append(StateStore(db))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert stores[0].count("meta") == 4
+    for s in stores:
+        s.close()
+
+
+def test_time_encoding():
+    aware = pd.Timestamp("2024-03-01 12:00", tz="America/New_York")
+    assert as_utc(aware) == pd.Timestamp("2024-03-01 17:00")
+    assert as_utc("2024-03-01T09:30") == pd.Timestamp("2024-03-01 09:30")
+    ts = pd.Timestamp("2024-03-01 09:30:00.123456")
+    assert text_time(time_text(ts)) == ts
+    # fixed width: text order is time order
+    assert time_text(pd.Timestamp("2024-03-01 09:30")) < time_text(ts)
+    with pytest.raises(ValueError, match="exit_time must be a date/time"):
+        as_utc("yesterday-ish", "exit_time")
+    with pytest.raises(ValueError, match="missing"):
+        as_utc(pd.NaT)
+
+
+def test_vector_blob_round_trip_is_exact():
+    x = np.array([0.1, -1e-300, np.pi, np.nan, 1e308])
+    back = blob_vector(vector_blob(x))
+    assert back.dtype == np.float64 and back.tobytes() == x.tobytes()
+    assert vector_blob(None) is None and blob_vector(None) is None
