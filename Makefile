@@ -10,12 +10,26 @@ KERNEL := retrainlab
 PM     := $(BIN)/papermill --kernel $(KERNEL) --cwd notebooks --progress-bar
 REPORTS := reports
 
-# QUICK=1: a small, fast version of the whole pipeline (same code, fewer seeds/days).
+# QUICK=1: a small, fast version of the whole pipeline (same code, fewer/smaller markets),
+# written to reports/quick/ so it never overwrites the default run's committed report.
 ifeq ($(QUICK),1)
-REPLICATION_PARAMS := -p n_seeds_audit 8
+REPORTS     := reports/quick
+SEEDS       ?= 6
+N_DAYS      ?= 500
+N_TICKERS   ?= 5
+AUDIT_SEEDS ?= 8
 else
-REPLICATION_PARAMS :=
+SEEDS       ?= 50
+N_DAYS      ?= 1000
+N_TICKERS   ?= 10
+AUDIT_SEEDS ?= 50
 endif
+# The six fixes, as in retrainlab.FIXES (a test checks they agree).
+FIXES := profit_weighted_loss feedback_loop adaptive_thresholds regime_awareness long_lookback confidence_sizing
+STUDY   := -p seeds $(SEEDS) -p n_days $(N_DAYS) -p n_tickers $(N_TICKERS) -p data_dir ../data
+RESULTS := -p results_dir ../$(REPORTS)/results
+# papermill writes the executed copy; `time` prints each step's wall time
+RUN = @mkdir -p $(@D) $(REPORTS)/results; TIMEFORMAT="[time] $(@F): %1R s"; time $(PM)
 
 .PHONY: help setup test report lab bench lint strip clean lock
 
@@ -58,23 +72,33 @@ lock: ## regenerate requirements.lock from requirements.in (needs the package in
 	rm -rf .lockvenv
 
 # ---------------------------------------------------------------- the report pipeline
-# Each step is a file target: it reruns only when its notebook, the package or its inputs change.
+# Each step is a file target: it reruns only when its notebook, the package or its inputs
+# change. Walk-forward runs are also cached (.cache/joblib), so OLD and NEW are computed once.
 LIBSRC := $(shell find lib/retrainlab -name '*.py' -o -name '*.json' -o -name '*.j2' 2>/dev/null)
+ABLATIONS := $(foreach fix,$(FIXES),$(REPORTS)/ablations/02_ablation_$(fix).ipynb)
 
 $(REPORTS)/00_replication.ipynb: notebooks/00_replication.ipynb $(LIBSRC) | $(STAMP)
-	@mkdir -p $(REPORTS)/results
-	TIMEFORMAT="[time] $(@F): %1R s"; time $(PM) $< $@ $(REPLICATION_PARAMS) -p results_dir ../$(REPORTS)/results
+	$(RUN) $< $@ -p n_seeds_audit $(AUDIT_SEEDS) $(RESULTS)
 
-$(REPORTS)/04_enhancement_report.ipynb: notebooks/04_enhancement_report.ipynb $(REPORTS)/00_replication.ipynb | $(STAMP)
-	TIMEFORMAT="[time] $(@F): %1R s"; time $(PM) $< $@ -p results_dir ../$(REPORTS)/results
+$(REPORTS)/01_generate_data.ipynb: notebooks/01_generate_data.ipynb $(LIBSRC) | $(STAMP)
+	$(RUN) $< $@ $(STUDY) $(RESULTS)
+
+$(REPORTS)/ablations/02_ablation_%.ipynb: notebooks/02_ablation.ipynb $(REPORTS)/01_generate_data.ipynb $(LIBSRC) | $(STAMP)
+	$(RUN) $< $@ -p fix $* $(STUDY) $(RESULTS)
+
+$(REPORTS)/03_final_comparison.ipynb: notebooks/03_final_comparison.ipynb $(ABLATIONS) | $(STAMP)
+	$(RUN) $< $@ $(STUDY) $(RESULTS)
+
+$(REPORTS)/04_enhancement_report.ipynb: notebooks/04_enhancement_report.ipynb $(REPORTS)/00_replication.ipynb $(REPORTS)/03_final_comparison.ipynb | $(STAMP)
+	$(RUN) $< $@ $(RESULTS) -p reports_dir ../$(REPORTS)
 
 $(REPORTS)/enhancement_report.html: $(REPORTS)/04_enhancement_report.ipynb
 	$(BIN)/python -m retrainlab render-report $< --out-dir $(REPORTS)
 
-report: $(STAMP) $(REPORTS)/enhancement_report.html ## run the notebooks and render reports/enhancement_report.{html,md}
+report: $(STAMP) $(REPORTS)/enhancement_report.html ## run notebooks 00-04 and render reports/enhancement_report.{html,md}
 	@echo "report: $(REPORTS)/enhancement_report.html and $(REPORTS)/enhancement_report.md"
 
-clean: ## remove generated output (executed notebooks, results, caches); never the pins
-	rm -rf $(REPORTS)/*.ipynb $(REPORTS)/ablations $(REPORTS)/results $(REPORTS)/enhancement_report* \
-	  $(REPORTS)/figures data .cache .pytest_cache .ruff_cache .hypothesis
+clean: ## remove generated output (executed notebooks, results, data, caches); never the pins
+	rm -rf reports/*.ipynb reports/ablations reports/results reports/enhancement_report* \
+	  reports/quick data .cache .pytest_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -prune -not -path './.venv/*' -exec rm -rf {} +

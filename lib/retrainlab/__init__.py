@@ -34,6 +34,7 @@ _LAZY: dict[str, str] = {
     "trigger_retraining": "integration",
 }
 _SUBMODULES = ("audit", "figures", "metrics", "published", "stats", "fixes", "integration", "report",
+               "mechanisms", "regime_diagnostics", "market", "config", "bench", "store",
                "experiments", "params", "synthetic", "walkforward", "features", "model")
 
 

@@ -49,3 +49,94 @@ def audit_equity(rep: dict[str, Any]) -> plt.Figure:
     ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def ablation_sharpe(ablation: dict[str, Any]) -> plt.Figure:
+    """Sharpe of the four systems of one ablation, one line per market (paired)."""
+    labels = ablation["configs"]
+    values = np.array([ablation["per_seed"][c]["sharpe_ratio"] for c in labels])
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    x = np.arange(len(labels))
+    ax.plot(x, values, color="#bbbbbb", lw=0.6, alpha=0.6)
+    ax.boxplot(values.T, positions=x, widths=0.35, showfliers=False,
+               medianprops={"color": "black"})
+    ax.scatter(x, values.mean(axis=1), color=COLORS["PLACEBO"], zorder=3, label="mean")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(x, [label.replace("+", "\n+ ").replace("NEW-", "NEW\n− ") for label in labels],
+                  fontsize=8)
+    ax.set_ylabel("Sharpe ratio (net of costs)")
+    ax.set_title(f"Ablation of {ablation['fix']}: one grey line per market", fontsize=10)
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def fix_effects(verdict: dict[str, Any]) -> plt.Figure:
+    """Forest plot: each fix's Sharpe effect alone and in context, mean with 95% CI."""
+    fixes = verdict["fixes"]
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(fixes) + 1.2))
+    for i, f in enumerate(fixes):
+        for offset, key, color, label in ((-0.15, "alone", COLORS["OLD"], "alone (OLD + fix − OLD)"),
+                                          (0.15, "in_context", COLORS["NEW"],
+                                           "in context (NEW − NEW without fix)")):
+            s = f[key]
+            lo, hi = s["ci_low"], s["ci_high"]
+            if lo is None or hi is None:
+                continue
+            ax.errorbar(s["mean_diff"], i + offset, xerr=[[s["mean_diff"] - lo], [hi - s["mean_diff"]]],
+                        fmt="o", color=color, capsize=3, label=label if i == 0 else None)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(range(len(fixes)), [f["fix"] for f in fixes])
+    ax.invert_yaxis()
+    ax.set_xlabel("Δ Sharpe ratio, paired across markets (95% bootstrap CI)")
+    ax.set_title("What each fix does to the Sharpe ratio", fontsize=10)
+    ax.legend(frameon=False, fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def paired_sharpe(final: dict[str, Any]) -> plt.Figure:
+    """OLD vs NEW Sharpe per market (points above the diagonal: NEW better), and the placebo."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, per_seed, title in ((axes[0], final["per_seed"], "markets with a planted edge"),
+                                (axes[1], final["placebo"]["per_seed"], "placebo markets (edge 0)")):
+        old = np.asarray(per_seed["OLD"]["sharpe_ratio"], dtype=float)
+        new = np.asarray(per_seed["NEW"]["sharpe_ratio"], dtype=float)
+        lim = [min(old.min(), new.min()) - 0.2, max(old.max(), new.max()) + 0.2]
+        ax.plot(lim, lim, color="black", lw=0.8)
+        ax.axhline(0, color="#cccccc", lw=0.6)
+        ax.axvline(0, color="#cccccc", lw=0.6)
+        ax.scatter(old, new, s=18, color=COLORS["NEW"], alpha=0.8)
+        ax.set_xlim(lim)
+        ax.set_ylim(lim)
+        ax.set_xlabel("OLD Sharpe")
+        ax.set_ylabel("NEW Sharpe")
+        ax.set_title(f"{title}: {np.mean(new > old):.0%} above the diagonal", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def cost_curve(final: dict[str, Any]) -> plt.Figure:
+    """Mean Sharpe of OLD and NEW as costs rise, with the paired difference's CI."""
+    costs = sorted(final["costs"], key=float)
+    x = np.array([float(c) for c in costs])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    for name in ("OLD", "NEW"):
+        axes[0].plot(x, [final["means"][name][f"sharpe_at_{c}bps"] for c in costs], "o-",
+                     color=COLORS[name], label=name)
+    axes[0].set_xlabel("cost (bps per unit of turnover)")
+    axes[0].set_ylabel("mean Sharpe")
+    axes[0].axhline(0, color="black", lw=0.8)
+    axes[0].legend(frameon=False, fontsize=8)
+    diff = np.array([final["costs"][c]["mean_diff"] for c in costs])
+    lo = np.array([final["costs"][c]["ci_low"] for c in costs], dtype=float)
+    hi = np.array([final["costs"][c]["ci_high"] for c in costs], dtype=float)
+    axes[1].fill_between(x, lo, hi, color=COLORS["NEW"], alpha=0.2, label="95% CI")
+    axes[1].plot(x, diff, "o-", color=COLORS["NEW"], label="NEW − OLD")
+    axes[1].axhline(0, color="black", lw=0.8)
+    axes[1].set_xlabel("cost (bps per unit of turnover)")
+    axes[1].set_ylabel("Δ Sharpe")
+    axes[1].legend(frameon=False, fontsize=8)
+    fig.suptitle("Costs", fontsize=11)
+    fig.tight_layout()
+    return fig

@@ -45,12 +45,6 @@ def _at_least(minimum: int) -> Callable[[str, Any], None]:
     return check
 
 
-def _one_of(choices: tuple[str, ...]) -> Callable[[str, Any], None]:
-    def check(name: str, value: Any) -> None:
-        check_name(value, choices, f"value for parameter {name!r}:")
-    return check
-
-
 def _fix(name: str, value: Any) -> None:
     if value not in FIXES:
         raise ValueError(
@@ -72,11 +66,16 @@ RULES: dict[str, Callable[[str, Any], None]] = {
     "n_days": _at_least(106),
     "n_tickers": _positive,
     "n_seeds": _positive,
+    "seeds": _positive,
+    "figures_seed": _seed,
     "n_seeds_audit": _at_least(2),
     "n_jobs": _positive,
     "edge": _non_negative,
     "fix": _fix,
     "cost_bps": _non_negative,
+    "real_markets": lambda name, value: [check_name(v, ("sp500", "nasdaq"),
+                                                    f"value in parameter {name!r}:")
+                                         for v in value],
 }
 
 
