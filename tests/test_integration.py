@@ -607,6 +607,8 @@ def test_end_to_end_signals_trades_retrain_and_new_signal(trained, market, tmp_p
         assert sig.confidence == pytest.approx(confidence(sig.probability))
         stats_ = ml.get_stats()
     assert stats_["model_loaded"] and stats_["model_version"] == 1
+    assert stats_["model_validation"]["log_loss"] == pytest.approx(
+        report.validation["log_loss"], rel=1e-15)
     assert stats_["last_source"] == "model"
     assert stats_["n_trades"] == n_trades
 

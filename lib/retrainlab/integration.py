@@ -110,6 +110,7 @@ __all__ = [
     "ENV_STATE_DIR",
     "Bars",
     "MLIntegration",
+    "MarketSamples",
     "NotAStateDatabase",
     "RetrainReport",
     "Signal",
@@ -119,6 +120,7 @@ __all__ = [
     "get_ml_signal",
     "get_ml_stats",
     "jsonable",
+    "market_samples",
     "momentum_probability",
     "record_trade",
     "trigger_retraining",
@@ -515,8 +517,8 @@ def _fit(X: np.ndarray, y: np.ndarray, w: np.ndarray | None, config: RetrainConf
 
 
 @dataclass(frozen=True, eq=False)
-class _Samples:
-    """Pooled market samples of a set of histories, in (time, symbol) order."""
+class MarketSamples:
+    """Pooled market samples of a set of histories, in (time, symbol) order (``market_samples``)."""
 
     X: np.ndarray  # design matrix rows
     y: np.ndarray  # 1 if close[t+h] > close[t]
@@ -547,7 +549,7 @@ class _Samples:
         return min(d[lo] for d, lo in zip(self.dates, self.lo, strict=True))
 
 
-def market_samples(histories: Mapping[str, Bars], config: RetrainConfig) -> _Samples:
+def market_samples(histories: Mapping[str, Bars], config: RetrainConfig) -> MarketSamples:
     """The walk-forward's training rows at each history's last bar R, pooled.
 
     Rows ``max(R - train_window, 0) <= t <= R - horizon`` whose design columns are all finite,
@@ -581,7 +583,7 @@ def market_samples(histories: Mapping[str, Bars], config: RetrainConfig) -> _Sam
         X, y, fwd = np.empty((0, n_cols)), np.empty(0, np.int64), np.empty(0)
         rel, sym = np.empty(0, np.int64), np.empty(0, np.int64)
     order = np.lexsort((sym, rel))
-    return _Samples(X[order], y[order], fwd[order], rel[order], sym[order], tuple(symbols),
+    return MarketSamples(X[order], y[order], fwd[order], rel[order], sym[order], tuple(symbols),
                     tuple(dates), tuple(los))
 
 
@@ -604,7 +606,7 @@ def _no_feedback() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
             np.empty(0))
 
 
-def _validate(samples: _Samples, outcomes: list[TradeOutcome], config: RetrainConfig
+def _validate(samples: MarketSamples, outcomes: list[TradeOutcome], config: RetrainConfig
               ) -> dict[str, Any]:
     """Hold-out scores of a model fitted on the earlier, purged samples (module docstring)."""
     from sklearn.metrics import log_loss, roc_auc_score
@@ -1187,6 +1189,7 @@ class MLIntegration:
             "model_loaded": loaded,
             "model_version": info.get("version"),
             "model_trained_at": info.get("trained_at"),
+            "model_validation": json.loads(info["validation"]) if info else None,
             "last_retrain": None if last is None else {
                 "id": last["id"], "started_at": last["started_at"], "status": last["status"],
                 "reason": last["reason"], "n_samples": last["n_samples"],
