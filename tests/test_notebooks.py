@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
 import papermill as pm
 import pytest
 
+import retrainlab as rl
+from retrainlab import experiments as ex
 from retrainlab import report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,9 +22,12 @@ KERNEL = "retrainlab"
 pytestmark = pytest.mark.xdist_group("notebooks")
 
 
-def run(name: str, out_dir: Path, **parameters) -> Path:
+TINY = {"seeds": 2, "n_days": 250, "n_tickers": 2, "n_jobs": 1}
+
+
+def run(name: str, out_dir: Path, out_name: str | None = None, **parameters) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / f"{name}.ipynb"
+    out = out_dir / f"{out_name or name}.ipynb"
     pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out), parameters=parameters,
                         kernel_name=KERNEL, cwd=str(NOTEBOOKS), progress_bar=False)
     return out
@@ -45,11 +52,27 @@ def test_committed_notebooks_are_stripped_and_parameterised(path):
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-    """The replication notebook and the report notebook with tiny parameters, rendered."""
+    """The whole pipeline, 00 -> 04, with tiny parameters and its own run cache, rendered."""
     tmp = tmp_path_factory.mktemp("pipeline")
-    results = tmp / "results"
-    run("00_replication", tmp, n_seeds_audit=3, n_jobs=1, results_dir=str(results))
-    executed = run("04_enhancement_report", tmp, results_dir=str(results))
+    results, data = tmp / "results", tmp / "data"
+    saved = os.environ.get(ex.CACHE_ENV)
+    os.environ[ex.CACHE_ENV] = str(tmp / "cache")  # inherited by the notebook kernels
+    try:
+        run("00_replication", tmp, n_seeds_audit=3, n_jobs=1, results_dir=str(results))
+        run("01_generate_data", tmp, seeds=2, n_days=250, n_tickers=2, data_dir=str(data),
+            results_dir=str(results))
+        for fix in rl.FIXES:
+            run("02_ablation", tmp / "ablations", f"02_ablation_{fix}", fix=fix, **TINY,
+                data_dir=str(data), results_dir=str(results))
+        run("03_final_comparison", tmp, **TINY, real_markets=["sp500"], real_days=300,
+            data_dir=str(data), results_dir=str(results))
+        executed = run("04_enhancement_report", tmp, results_dir=str(results),
+                       reports_dir=str(tmp))
+    finally:
+        if saved is None:
+            os.environ.pop(ex.CACHE_ENV, None)
+        else:
+            os.environ[ex.CACHE_ENV] = saved
     paths = report.render(executed, tmp / "out")
     return tmp, results, executed, paths
 
@@ -83,15 +106,63 @@ def test_report_markdown_links_figures_beside_it(pipeline):
     assert "import retrainlab" not in md
 
 
+def test_every_results_file_is_written(pipeline):
+    _, results, _, _ = pipeline
+    names = sorted(p.name for p in results.glob("*.json"))
+    assert names == sorted(["replication.json", "data_summary.json", "final_comparison.json",
+                            *(f"ablation_{fix}.json" for fix in rl.FIXES)])
+    final = json.loads((results / "final_comparison.json").read_text())
+    assert final["n_markets"] == 2 and final["n_configs_evaluated"] == 14
+    assert "sp500-last300d" in final["real"]["metrics"]
+
+
+def test_report_verdict_comes_first_and_has_every_section(pipeline):
+    _, _, _, paths = pipeline
+    md = paths["md"].read_text()
+    first_screen = md[:1500]
+    assert "**Verdict:" in first_screen and ("✅" in first_screen or "❌" in first_screen)
+    for heading in ("Results summary", "Issues identified & fixed", "Placebo", "Costs",
+                    "Deflated Sharpe", "Real data", "reproduced", "Audit", "Appendix"):
+        assert heading in md, heading
+    assert "Git commit" in md and "02_ablation" in md  # appendix: commit and step timings
+
+
 def test_report_numbers_come_from_the_results_file(pipeline):
     tmp, results, _, _ = pipeline
-    rep = json.loads((results / "replication.json").read_text())
-    rep["exact_match"]["NEW"] = 0.123456789  # a value no computation here produces
     altered = tmp / "altered"
-    report.write_results(altered / "replication.json", rep)
-    executed = run("04_enhancement_report", tmp / "alt_nb", results_dir=str(altered))
+    shutil.copytree(results, altered)
+    final = json.loads((altered / "final_comparison.json").read_text())
+    final["new_vs_old"]["sharpe_ratio"]["mean_diff"] = 9.87654  # no computation gives this
+    report.write_results(altered / "final_comparison.json", final)
+    executed = run("04_enhancement_report", tmp / "alt_nb", results_dir=str(altered),
+                   reports_dir=str(tmp))
     md = report.render(executed, tmp / "alt_out")["md"].read_text()
-    assert "1.2e-01" in md
+    assert "+9.88" in md
+
+
+def test_results_are_byte_identical_on_a_second_run(pipeline, tmp_path):
+    tmp, results, _, _ = pipeline
+    saved = os.environ.get(ex.CACHE_ENV)
+    os.environ[ex.CACHE_ENV] = str(tmp_path / "fresh-cache")  # recompute, do not reuse
+    try:
+        run("02_ablation", tmp_path, fix="confidence_sizing", **TINY,
+            data_dir=str(tmp / "data"), results_dir=str(tmp_path))
+    finally:
+        if saved is None:
+            os.environ.pop(ex.CACHE_ENV, None)
+        else:
+            os.environ[ex.CACHE_ENV] = saved
+    name = "ablation_confidence_sizing.json"
+    first, second = (json.loads((d / name).read_text()) for d in (results, tmp_path))
+    assert first["params"]["results_dir"] != second["params"]["results_dir"]
+    second["params"]["results_dir"] = first["params"]["results_dir"]  # the one path that differs
+    report.write_results(tmp_path / "normalised.json", second)
+    assert (tmp_path / "normalised.json").read_bytes() == (results / name).read_bytes()
+
+
+def test_ablation_rejects_an_unknown_fix_listing_the_valid_ones(tmp_path):
+    with pytest.raises(pm.PapermillExecutionError, match="Valid fixes: profit_weighted_loss"):
+        run("02_ablation", tmp_path, fix="profit_weighting", **TINY, results_dir=str(tmp_path))
 
 
 def test_unknown_parameter_fails_the_run(tmp_path):

@@ -41,7 +41,11 @@ REAL_MARKETS: tuple[str, ...] = ("sp500", "nasdaq")
 # --------------------------------------------------------------------------- markets
 @dataclass(frozen=True)
 class MarketSpec:
-    """A market by its parameters: synthetic (seed, days, tickers, edge) or a real series."""
+    """A market by its parameters: synthetic (seed, days, tickers, edge) or a real series.
+
+    For a real series (``kind`` "sp500", "nasdaq" or "both") ``n_days`` keeps the most recent
+    ``n_days`` rows, 0 keeps all; ``seed``, ``n_tickers`` and ``edge`` do not apply.
+    """
 
     seed: int = 0
     n_days: int = 1000
@@ -55,7 +59,7 @@ class MarketSpec:
     @property
     def label(self) -> str:
         if self.kind != "synthetic":
-            return self.kind
+            return self.kind if self.n_days == 0 else f"{self.kind}-last{self.n_days}d"
         return f"seed{self.seed}-{'placebo' if self.edge == 0 else f'edge{self.edge:g}'}"
 
     def path(self, data_dir: str | Path) -> Path:
@@ -66,7 +70,10 @@ class MarketSpec:
         if self.kind != "synthetic":
             from .market import load_real_market
 
-            return load_real_market(self.kind)
+            market = load_real_market(self.kind)
+            if self.n_days == 0 or self.n_days >= market.n_days:
+                return market
+            return market._slice(slice(market.n_days - self.n_days, market.n_days))
         if data_dir is not None and self.path(data_dir).exists():
             return Market.from_parquet(self.path(data_dir))
         from .synthetic import generate_market
@@ -127,7 +134,6 @@ def summarize_run(result: Any, costs: Sequence[float] = COSTS_BPS) -> dict[str, 
         net = returns_at_cost(returns, positions, result.config.cost_bps, cost)
         out[f"sharpe_at_{cost:g}bps"] = metrics.sharpe_ratio(net)
         out[f"total_return_at_{cost:g}bps"] = metrics.total_return(net)
-    out["fit_seconds"] = float(result.fit_seconds)
     return {k: float(v) for k, v in out.items()}
 
 

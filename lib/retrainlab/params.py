@@ -73,6 +73,7 @@ RULES: dict[str, Callable[[str, Any], None]] = {
     "edge": _non_negative,
     "fix": _fix,
     "cost_bps": _non_negative,
+    "real_days": _non_negative,
     "real_markets": lambda name, value: [check_name(v, ("sp500", "nasdaq"),
                                                     f"value in parameter {name!r}:")
                                          for v in value],
