@@ -13,13 +13,13 @@ def _ns(source: str) -> dict:
     return namespace
 
 
-DECLARED = "seed: int = 42\nedge: float = 1.0\nfix: str = 'feedback_loop'\nseeds: list[int] = [1]\n"
+DECLARED = "seed: int = 42\nedge: float = 1.0\nfix: str = 'feedback_loop'\nseed_list: list[int] = [1]\n"
 
 
 def test_valid_parameters_are_returned_and_coerced():
     ns = _ns(DECLARED + "edge = 2\n")  # papermill injects an int for a float
     assert params.validate(ns, "nb") == {"seed": 42, "edge": 2.0, "fix": "feedback_loop",
-                                         "seeds": [1]}
+                                         "seed_list": [1]}
     assert isinstance(ns["edge"], float)
 
 
@@ -40,8 +40,8 @@ def test_imports_and_functions_are_not_parameters():
     ("edge = -0.5", ValueError, "'edge' must be >= 0"),
     ("edge = 'big'", TypeError, "'edge' must be float"),
     ("fix = 'feedbak_loop'", ValueError, "Did you mean 'feedback_loop'.*Valid fixes"),
-    ("seeds = 3", TypeError, "'seeds' must be a list"),
-    ("seeds = [1, 'a']", TypeError, "'seeds' must be int"),
+    ("seed_list = 3", TypeError, "'seed_list' must be a list"),
+    ("seed_list = [1, 'a']", TypeError, "'seed_list' must be int"),
 ])
 def test_bad_values_fail_naming_the_parameter(injected, error, match):
     with pytest.raises(error, match=match):
