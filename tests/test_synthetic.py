@@ -339,3 +339,10 @@ def test_initial_regime_is_respected():
     for name in REGIMES:
         assert generate_market(0, n_days=100, n_tickers=1, initial_regime=name).regimes.iloc[0] \
             == name
+
+
+def test_explosive_planted_momentum_is_refused_not_returned_as_inf():
+    with pytest.raises(ValueError, match="explosive"):
+        generate_market(0, n_days=200, n_tickers=2, edge=4.0)
+    market = generate_market(0, n_days=1000, n_tickers=4, edge=3.0)  # just inside the bound
+    assert np.isfinite(market.close).all()

@@ -269,6 +269,15 @@ def generate_market(
     mom_window = _as_int("momentum_window", momentum_window, 1)
     rev_window = _as_int("reversion_window", reversion_window, 2)
     rho = _as_float("market_correlation", market_correlation, 0.0, 1.0)
+    # The planted momentum feeds each day's return back into the next momentum_window days with
+    # coefficient edge*momentum: within a long momentum regime that autoregression is explosive
+    # once the coefficients sum to 1, and prices overflow. Refuse rather than return inf.
+    feedback = edge * float(np.max(mom)) * mom_window
+    if feedback >= 1.0:
+        raise ValueError(
+            f"edge={edge:g} with momentum={max(mom):g} over {mom_window} days makes the planted "
+            f"momentum explosive (edge * momentum * momentum_window = {feedback:.2f} >= 1): "
+            f"use edge < {1.0 / (float(np.max(mom)) * mom_window):.2f} with these coefficients")
     base_volume = _as_float("base_volume", base_volume, np.finfo(float).tiny)
     volume_noise = _as_float("volume_noise", volume_noise, 0.0)
     gap_scale = _as_float("gap_scale", gap_scale, 0.0)
