@@ -89,7 +89,7 @@ def _stat(lo, hi, mean=None):
 def _final(sharpe, placebo_new):
     return {"new_vs_old": {"sharpe_ratio": sharpe, "return_at_equal_risk": sharpe},
             "costs": {"20": sharpe}, "deflated": {"NEW": {"share_above_95": 0.0}},
-            "placebo": {"sharpe_vs_zero": {"OLD": _stat(-0.5, 0.4), "NEW": placebo_new}}}
+            "placebo": {"gross_sharpe_vs_zero": {"OLD": _stat(-0.5, 0.4), "NEW": placebo_new}}}
 
 
 @pytest.mark.parametrize(("sharpe", "passed"), [(_stat(0.1, 0.5), True), (_stat(-0.1, 0.5), False),

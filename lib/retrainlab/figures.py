@@ -98,10 +98,11 @@ def fix_effects(verdict: dict[str, Any]) -> plt.Figure:
 def paired_sharpe(final: dict[str, Any]) -> plt.Figure:
     """OLD vs NEW Sharpe per market (points above the diagonal: NEW better), and the placebo."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, per_seed, title in ((axes[0], final["per_seed"], "markets with a planted edge"),
-                                (axes[1], final["placebo"]["per_seed"], "placebo markets (edge 0)")):
-        old = np.asarray(per_seed["OLD"]["sharpe_ratio"], dtype=float)
-        new = np.asarray(per_seed["NEW"]["sharpe_ratio"], dtype=float)
+    panels = ((axes[0], final["per_seed"], "sharpe_ratio", "planted edge, after costs"),
+              (axes[1], final["placebo"]["per_seed"], "sharpe_at_0bps", "placebo, before costs"))
+    for ax, per_seed, key, title in panels:
+        old = np.asarray(per_seed["OLD"][key], dtype=float)
+        new = np.asarray(per_seed["NEW"][key], dtype=float)
         lim = [min(old.min(), new.min()) - 0.2, max(old.max(), new.max()) + 0.2]
         ax.plot(lim, lim, color="black", lw=0.8)
         ax.axhline(0, color="#cccccc", lw=0.6)
@@ -118,7 +119,7 @@ def paired_sharpe(final: dict[str, Any]) -> plt.Figure:
 
 def cost_curve(final: dict[str, Any]) -> plt.Figure:
     """Mean Sharpe of OLD and NEW as costs rise, with the paired difference's CI."""
-    costs = sorted(final["costs"], key=float)
+    costs = sorted(final["costs"], key=float)  # keys are text ("5", "10"): sort as numbers
     x = np.array([float(c) for c in costs])
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
     for name in ("OLD", "NEW"):

@@ -397,6 +397,11 @@ def verdict_section(final: Mapping[str, Any], verdict: Mapping[str, Any]) -> str
                     f"NEW − OLD is {fmt(s['mean_diff'], 2, signed=True)} (95% CI "
                     f"{fmt(s['ci_low'], 2)} to {fmt(s['ci_high'], 2)}; NEW wins "
                     f"{fmt(s['share_b_wins'], 0, pct=True)} of markets).")
+    helping = [f["fix"] for f in verdict["fixes"] if f["helps_alone"] or f["helps_in_context"]]
+    hurting = [f["fix"] for f in verdict["fixes"] if f["hurts_alone"] or f["hurts_in_context"]]
+    if verdict["fixes"]:
+        headline += (f" Of the six fixes, {len(helping)} raise Sharpe with a CI excluding zero "
+                     f"({_names(helping)}) and {len(hurting)} lower it ({_names(hurting)}).")
     rows = [[verdict_mark(line["passed"]), line["claim"]] for line in verdict["lines"]]
     for f in verdict["fixes"]:
         title = FIX_DESCRIPTIONS[f["fix"]][0]
@@ -405,6 +410,10 @@ def verdict_section(final: Mapping[str, Any], verdict: Mapping[str, Any]) -> str
                      "other five"])
     return "\n".join([headline, "", md_table(["", "Check (✅ only if the 95% CI excludes zero in "
                                               "NEW's favour)"], rows, ["c", "l"])])
+
+
+def _names(fixes: Sequence[str]) -> str:
+    return ", ".join(f"`{f}`" for f in fixes) if fixes else "none"
 
 
 def summary_table_section(final: Mapping[str, Any]) -> str:
@@ -486,10 +495,12 @@ def published_checklist_section(verdict: Mapping[str, Any]) -> str:
 def robustness_section(final: Mapping[str, Any]) -> str:
     """Placebo, costs, deflated Sharpe and real data, whatever they show."""
     placebo = final["placebo"]
-    p_rows = [[name, *_diff_cells(s, 2)[:3], fmt(s["share_b_wins"], 0, pct=True)]
-              for name, s in placebo["sharpe_vs_zero"].items()]
+    p_rows = [[name, label, *_diff_cells(s, 2)[:3], fmt(s["share_b_wins"], 0, pct=True)]
+              for key, label in (("gross_sharpe_vs_zero", "before costs"),
+                                 ("net_sharpe_vs_zero", "after 5 bps"))
+              for name, s in placebo[key].items()]
     cost_rows = []
-    for cost, s in final["costs"].items():
+    for cost, s in sorted(final["costs"].items(), key=lambda item: float(item[0])):
         key = f"sharpe_at_{cost}bps"
         cost_rows.append([f"{cost} bps", fmt(final["means"]["OLD"][key], 2),
                           fmt(final["means"]["NEW"][key], 2), *_diff_cells(s, 2)])
@@ -498,11 +509,12 @@ def robustness_section(final: Mapping[str, Any]) -> str:
         "### Placebo: a market with nothing to learn",
         "",
         f"The same systems on {placebo['n_markets']} markets with the planted predictability "
-        "switched off (`edge = 0`: same regimes and noise, no drift, no signal). An honest test bed "
-        "shows no edge here; a CI above zero would mean the pipeline leaks.",
+        "switched off (`edge = 0`: same regimes and noise, no drift, no signal). Before costs an "
+        "honest pipeline shows no edge here — a CI above zero would mean it leaks the future; "
+        "after costs it must lose, by about what it trades.",
         "",
-        md_table(["System", "Mean Sharpe", "95% CI", "Wilcoxon p (vs 0)", "Markets above 0"],
-                 p_rows),
+        md_table(["System", "Returns", "Mean Sharpe", "95% CI", "Wilcoxon p (vs 0)",
+                  "Markets above 0"], p_rows),
         "",
         "### Costs",
         "",
@@ -564,7 +576,7 @@ def run_info(reports_dir: str | Path, results: Mapping[str, Mapping[str, Any]]) 
     from .experiments import code_version
 
     timings = {}
-    for path in sorted(Path(reports_dir).rglob("*.ipynb")):
+    for path in sorted(Path(reports_dir).rglob("*.ipynb"), key=lambda p: p.stem):
         nb = nbformat.read(path, as_version=4)
         duration = nb.metadata.get("papermill", {}).get("duration")
         if duration is not None:
