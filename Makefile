@@ -72,15 +72,15 @@ lock: ## regenerate requirements.lock from requirements.in (needs the package in
 	rm -rf .lockvenv
 
 # ---------------------------------------------------------------- the report pipeline
-# Each step is a file target: it reruns only when its notebook, the package or its inputs
-# change. Walk-forward runs are also cached (.cache/joblib), so OLD and NEW are computed once.
+# Each step is a file target: it reruns only when its notebook, the package, the environment
+# (a new .venv: a fresh clone or new pins) or its inputs change. Walk-forward runs are also cached (.cache/joblib), so OLD and NEW are computed once.
 LIBSRC := $(shell find lib/retrainlab -name '*.py' -o -name '*.json' -o -name '*.j2' 2>/dev/null)
 ABLATIONS := $(foreach fix,$(FIXES),$(REPORTS)/ablations/02_ablation_$(fix).ipynb)
 
-$(REPORTS)/00_replication.ipynb: notebooks/00_replication.ipynb $(LIBSRC) | $(STAMP)
+$(REPORTS)/00_replication.ipynb: notebooks/00_replication.ipynb $(LIBSRC) $(STAMP)
 	$(RUN) $< $@ -p n_seeds_audit $(AUDIT_SEEDS) $(RESULTS)
 
-$(REPORTS)/01_generate_data.ipynb: notebooks/01_generate_data.ipynb $(LIBSRC) | $(STAMP)
+$(REPORTS)/01_generate_data.ipynb: notebooks/01_generate_data.ipynb $(LIBSRC) $(STAMP)
 	$(RUN) $< $@ $(STUDY) $(RESULTS)
 
 $(REPORTS)/ablations/02_ablation_%.ipynb: notebooks/02_ablation.ipynb $(REPORTS)/01_generate_data.ipynb $(LIBSRC) | $(STAMP)
