@@ -91,7 +91,14 @@ from .fixes.confidence_sizing import confidence, position_size
 from .fixes.feedback_loop import DIRECTIONS, TradeOutcome, feedback_samples
 from .fixes.profit_weighted_loss import training_weights
 from .fixes.regime_awareness import detect_regimes
-from .market import DATE_COLUMNS, PRICE_FIELDS, Market, load_prices
+from .market import (
+    DATE_COLUMNS,
+    PRICE_FIELDS,
+    Market,
+    column_keys,
+    load_prices,
+    normalise_column,
+)
 from .model import can_fit, design_columns, design_matrix, fit_model, predict_proba
 from .store import (
     DATABASE_NAME,
@@ -210,10 +217,6 @@ class Bars:
                    dates=dates)
 
 
-def _key(name: Any) -> str:
-    return " ".join(str(name).strip().lower().replace("_", " ").split())
-
-
 _DATE_KEYS = (*DATE_COLUMNS, "dates")
 
 
@@ -265,13 +268,7 @@ def as_bars(price_data: Any, symbol: str = "price_data") -> Bars:
         market = load_prices(frame, ticker=symbol, layout="single", min_rows=1)
         return _bars_from_market(market, 0)
     columns: dict[str, np.ndarray] = {}
-    seen: dict[str, Any] = {}
-    for column in frame.columns:
-        key = _key(column)
-        if key in seen:
-            raise ValueError(f"{where}: columns {str(seen[key])!r} and {str(column)!r} both "
-                             f"mean {key!r}")
-        seen[key] = column
+    for key, column in column_keys(frame.columns, where).items():
         if key in PRICE_FIELDS:
             try:
                 columns[key] = pd.to_numeric(frame[column]).to_numpy(dtype=np.float64,
@@ -282,14 +279,14 @@ def as_bars(price_data: Any, symbol: str = "price_data") -> Bars:
     if "close" not in columns:
         names = [str(c) for c in frame.columns]
         raise ValueError(f"{where}: missing 'close' (columns: {', '.join(map(repr, names))})."
-                         f"{suggest('close', [_key(c) for c in names])}")
+                         f"{suggest('close', [normalise_column(c) for c in names])}")
     return _validated_bars(columns, None, where)
 
 
 def _frame_from_mapping(data: Mapping, where: str) -> pd.DataFrame:
     columns: dict[str, np.ndarray] = {}
     for name, values in data.items():
-        key = _key(name)
+        key = normalise_column(name)
         if key not in PRICE_FIELDS and key not in _DATE_KEYS:
             raise ValueError(f"{where}: unknown key {name!r}.{suggest(key, PRICE_FIELDS)} "
                              f"Valid keys: {', '.join(PRICE_FIELDS)} (and 'date')")
@@ -311,9 +308,9 @@ def _frame_from_mapping(data: Mapping, where: str) -> pd.DataFrame:
 def _is_dated(frame: pd.DataFrame) -> bool:
     if isinstance(frame.index, pd.DatetimeIndex):
         return True
-    if any(_key(n) in DATE_COLUMNS for n in frame.index.names if n is not None):
+    if any(normalise_column(n) in DATE_COLUMNS for n in frame.index.names if n is not None):
         return True
-    return any(_key(c) in DATE_COLUMNS for c in frame.columns)
+    return any(normalise_column(c) in DATE_COLUMNS for c in frame.columns)
 
 
 def _bars_from_market(market: Market, j: int) -> Bars:
@@ -389,7 +386,7 @@ def as_histories(price_data: Any) -> dict[str, Bars]:
                         f"retrainlab.Market, got {type(price_data).__name__}")
     if not price_data:
         raise ValueError("price_data is empty: no symbols to retrain on")
-    keys = [_key(k) for k in price_data]
+    keys = [normalise_column(k) for k in price_data]
     if all(k in PRICE_FIELDS or k in _DATE_KEYS for k in keys):
         raise ValueError("price_data looks like one price history (keys "
                          f"{', '.join(map(repr, price_data))}); trigger_retraining takes "

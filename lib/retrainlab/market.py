@@ -251,17 +251,32 @@ _SORT_HINT = ("sort the rows by date first (e.g. df.sort_index() or df.sort_valu
               "for a long frame df.sort_values(['ticker', 'date']))")
 
 
-def _normalise(name: Any) -> str:
-    """Case-, space- and punctuation-insensitive column key: ' Adj_Close ' -> 'adj close'."""
+def normalise_column(name: Any) -> str:
+    """Case-, space- and punctuation-insensitive column key: ' Adj_Close ' -> 'adj close'.
+
+    The one normaliser for OHLCV column names, shared by ``load_prices`` and the facade.
+    """
     key = " ".join(str(name).strip().lower().replace("_", " ").replace("-", " ")
                    .replace(".", " ").split())
     return _ALIASES.get(key, key)
 
 
+def column_keys(columns: Any, where: str) -> dict[str, Any]:
+    """``{normalised key: original column}``; two columns meaning the same key raise."""
+    keys: dict[str, Any] = {}
+    for column in columns:
+        key = normalise_column(column)
+        if key in keys:
+            raise ValueError(f"{where}: columns {str(keys[key])!r} and {str(column)!r} both "
+                             f"mean {key!r}")
+        keys[key] = column
+    return keys
+
+
 def _find_column(frame: pd.DataFrame, keys: tuple[str, ...]) -> Any | None:
     """The first column of ``frame`` whose normalised name is one of ``keys``, else None."""
     for column in frame.columns:
-        if _normalise(column) in keys:
+        if normalise_column(column) in keys:
             return column
     return None
 
@@ -434,14 +449,14 @@ def _columns(frame: pd.DataFrame) -> str:
 def _dates_to_column(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     """Make sure the dates are a column: move a date (or MultiIndex) index into the columns."""
     index = frame.index
-    names = [_normalise(n) for n in index.names if n is not None]
+    names = [normalise_column(n) for n in index.names if n is not None]
     date_in_columns = _find_column(frame, DATE_COLUMNS) is not None
     if isinstance(index, pd.MultiIndex) or any(n in TICKER_COLUMNS for n in names):
         return frame.reset_index()
     if not date_in_columns and (isinstance(index, pd.DatetimeIndex)
                                 or any(n in DATE_COLUMNS for n in names)):
         out = frame.reset_index()
-        if index.name is None or _normalise(index.name) not in DATE_COLUMNS:
+        if index.name is None or normalise_column(index.name) not in DATE_COLUMNS:
             out = out.rename(columns={out.columns[0]: "date"})
         return out
     unnamed_first = len(frame.columns) and str(frame.columns[0]).startswith("Unnamed: 0")
@@ -468,14 +483,14 @@ def _split_long(frame: pd.DataFrame, label: str) -> list[tuple[str, pd.DataFrame
 def _split_wide_fields(frame: pd.DataFrame, label: str) -> list[tuple[str, pd.DataFrame]]:
     """Per-ticker tables from MultiIndex columns (field, ticker) or (ticker, field)."""
     index = frame.index
-    if not (isinstance(index, pd.DatetimeIndex) or _normalise(index.name) in DATE_COLUMNS):
+    if not (isinstance(index, pd.DatetimeIndex) or normalise_column(index.name) in DATE_COLUMNS):
         raise ValueError(f"{label}: no dates found: a wide frame needs its dates as the index "
                          "(a DatetimeIndex or an index named 'date')")
     if frame.columns.nlevels != 2:
         raise ValueError(f"{label}: wide MultiIndex columns need exactly 2 levels (field, "
                          f"ticker), got {frame.columns.nlevels}")
     field_levels = [i for i in (0, 1) if {"close", ADJ_CLOSE}
-                    & {_normalise(v) for v in frame.columns.get_level_values(i)}]
+                    & {normalise_column(v) for v in frame.columns.get_level_values(i)}]
     if len(field_levels) != 1:
         raise ValueError(f"{label}: cannot tell which column level holds the fields "
                          "(open/high/low/close/volume) and which the tickers: exactly one level "
@@ -501,20 +516,14 @@ def _validate_ticker(ticker: str, frame: pd.DataFrame, label: str, adjusted: boo
                      min_rows: int) -> dict[str, Any]:
     """One ticker's bars, checked and with fallbacks filled: dates and float64 arrays."""
     where = f"{label}, ticker {ticker!r}"
-    columns: dict[str, Any] = {}
-    for column in frame.columns:
-        key = _normalise(column)
-        if key in columns:
-            raise ValueError(f"{where}: columns {str(columns[key])!r} and {str(column)!r} both "
-                             f"mean {key!r}")
-        columns[key] = column
+    columns = column_keys(frame.columns, where)
     date_key = next(k for k in columns if k in DATE_COLUMNS)
     dates = _parse_dates(frame[columns[date_key]], where, str(columns[date_key]))
 
     need = ADJ_CLOSE if adjusted else "close"
     if need not in columns:
-        fields = [str(c) for c in frame.columns if _normalise(c) not in DATE_COLUMNS]
-        hint = suggest(need, [_normalise(c) for c in fields])
+        fields = [str(c) for c in frame.columns if normalise_column(c) not in DATE_COLUMNS]
+        hint = suggest(need, [normalise_column(c) for c in fields])
         if not adjusted and ADJ_CLOSE in columns:
             hint = " There is an adjusted close: pass adjusted=True to use it."
         wide = ("" if adjusted else " For a wide frame of closing prices (one column per "
