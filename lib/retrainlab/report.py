@@ -93,7 +93,10 @@ def fmt(value: Any, digits: int = 2, pct: bool = False, signed: bool = False) ->
     if isinstance(value, (int, np.integer)) and not pct:
         return f"{value:+d}" if signed else f"{value:d}"
     sign = "+" if signed else ""
-    return f"{value * 100:{sign}.{digits}f}%" if pct else f"{value:{sign}.{digits}f}"
+    scaled = value * 100 if pct else value
+    if round(scaled, digits) == 0:
+        scaled = 0.0  # no "-0.00": a value that rounds to zero prints without a sign
+    return f"{scaled:{sign}.{digits}f}%" if pct else f"{scaled:{sign}.{digits}f}"
 
 
 def fmt_p(p: float | None) -> str:
