@@ -463,11 +463,12 @@ def fixes_section(ablations: Mapping[str, Mapping[str, Any]],
     for f in verdict["fixes"]:
         title, change = FIX_DESCRIPTIONS[f["fix"]]
         a, c = f["alone"], f["in_context"]
+        # three decimals: a CI ending at -0.004 must not print as a CI touching zero
         rows.append([f"**{title}** (`{f['fix']}`): {change}",
-                     f"{fmt(a['mean_diff'], 2, signed=True)} [{fmt(a['ci_low'], 2)}, "
-                     f"{fmt(a['ci_high'], 2)}]", _effect_word(f, "alone"),
-                     f"{fmt(c['mean_diff'], 2, signed=True)} [{fmt(c['ci_low'], 2)}, "
-                     f"{fmt(c['ci_high'], 2)}]", _effect_word(f, "in_context")])
+                     f"{fmt(a['mean_diff'], 3, signed=True)} [{fmt(a['ci_low'], 3)}, "
+                     f"{fmt(a['ci_high'], 3)}]", _effect_word(f, "alone"),
+                     f"{fmt(c['mean_diff'], 3, signed=True)} [{fmt(c['ci_low'], 3)}, "
+                     f"{fmt(c['ci_high'], 3)}]", _effect_word(f, "in_context")])
     n = next(iter(ablations.values()))["n_markets"] if ablations else 0
     return "\n".join([
         f"Each fix measured on {n} markets as a paired Sharpe difference with its 95% CI: "
