@@ -85,7 +85,11 @@ def load_study(results_dir: str | Path) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- formatting
 def fmt(value: Any, digits: int = 2, pct: bool = False, signed: bool = False) -> str:
-    """A number for the report; None/NaN print as 'n/a', inf as '∞'."""
+    """A number for the report; None/NaN print as 'n/a', inf as '∞'.
+
+    A small negative value keeps its sign ("-0.00"): on a CI bound it says the interval reaches
+    below zero.
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     if isinstance(value, float) and math.isinf(value):
@@ -93,10 +97,7 @@ def fmt(value: Any, digits: int = 2, pct: bool = False, signed: bool = False) ->
     if isinstance(value, (int, np.integer)) and not pct:
         return f"{value:+d}" if signed else f"{value:d}"
     sign = "+" if signed else ""
-    scaled = value * 100 if pct else value
-    if round(scaled, digits) == 0:
-        scaled = 0.0  # no "-0.00": a value that rounds to zero prints without a sign
-    return f"{scaled:{sign}.{digits}f}%" if pct else f"{scaled:{sign}.{digits}f}"
+    return f"{value * 100:{sign}.{digits}f}%" if pct else f"{value:{sign}.{digits}f}"
 
 
 def fmt_p(p: float | None) -> str:
