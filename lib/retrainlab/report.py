@@ -649,7 +649,9 @@ def run_info(reports_dir: str | Path, results: Mapping[str, Mapping[str, Any]]) 
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, check=True, cwd=Path(__file__).parent).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        # the run itself rewrites the committed reports/: only source changes make it dirty
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                ":(top)", ":(top,exclude)reports", ":(top,exclude)data"],
                                capture_output=True, text=True, check=True,
                                cwd=Path(__file__).parent).stdout.strip()
         commit += " (with uncommitted changes)" if dirty else ""
