@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg") if matplotlib.get_backend().lower() == "agg" else None
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
 COLORS = {"OLD": "#7f7f7f", "NEW": "#1f77b4", "ALWAYS_LONG": "#2ca02c", "PLACEBO": "#d62728"}
 

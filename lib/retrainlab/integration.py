@@ -98,6 +98,7 @@ from .market import (
     column_keys,
     load_prices,
     normalise_column,
+    validate_bars,
 )
 from .model import can_fit, design_columns, design_matrix, fit_model, predict_proba
 from .store import (
@@ -319,52 +320,13 @@ def _bars_from_market(market: Market, j: int) -> Bars:
                 dates=pd.DatetimeIndex(market.dates).as_unit("ns"))
 
 
-def _first(mask: np.ndarray, dates: pd.DatetimeIndex | None) -> str:
-    i = int(np.flatnonzero(mask)[0])
-    at = f"row {i}" if dates is None else f"{dates[i].date()}"
-    return f"first at {at}, {int(mask.sum())} row(s)"
-
-
 def _validated_bars(values: dict[str, np.ndarray], dates: pd.DatetimeIndex | None,
                     where: str) -> Bars:
-    """Check float64 columns (close required) the way ``load_prices`` does; fill the rest."""
+    """Check float64 columns (close required) exactly as ``load_prices`` does; fill the rest."""
     values = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
     if len(values["close"]) == 0:
         raise ValueError(f"{where}: empty price history (no rows)")
-    for key in ("open", "high", "low", "close"):
-        if key not in values:
-            continue
-        v = values[key]
-        if np.isnan(v).any():
-            raise ValueError(f"{where}: {key!r} has missing (NaN) prices "
-                             f"({_first(np.isnan(v), dates)}); drop or fill them first")
-        if not np.isfinite(v).all():
-            raise ValueError(f"{where}: {key!r} has infinite prices "
-                             f"({_first(~np.isfinite(v), dates)})")
-        if (v <= 0).any():
-            raise ValueError(f"{where}: {key!r} has non-positive prices "
-                             f"({_first(v <= 0, dates)})")
-    close = values["close"]
-    values.setdefault("open", close.copy())
-    values.setdefault("high", np.maximum(values["open"], close))
-    values.setdefault("low", np.minimum(values["open"], close))
-    if "volume" in values:
-        v = values["volume"]
-        if np.isnan(v).any():
-            raise ValueError(f"{where}: 'volume' has missing (NaN) values "
-                             f"({_first(np.isnan(v), dates)}); fill it, or leave it out to use "
-                             "volume = 1")
-        bad = ~np.isfinite(v) | (v < 0)
-        if bad.any():
-            raise ValueError(f"{where}: 'volume' has negative or infinite values "
-                             f"({_first(bad, dates)})")
-    else:
-        values["volume"] = np.ones_like(close)
-    o, h, lo, c = values["open"], values["high"], values["low"], close
-    for mask, what in ((h < lo, "high < low"), (lo > np.minimum(o, c), "low above open or close"),
-                       (h < np.maximum(o, c), "high below open or close")):
-        if mask.any():
-            raise ValueError(f"{where}: inconsistent bars ({what}; {_first(mask, dates)})")
+    values = validate_bars(values, dates, where)
     return Bars(**{f: np.ascontiguousarray(values[f]) for f in PRICE_FIELDS}, dates=dates)
 
 

@@ -539,10 +539,11 @@ def _validate_ticker(ticker: str, frame: pd.DataFrame, label: str, adjusted: boo
     for key in ("open", "high", "low", "close", ADJ_CLOSE, "volume"):
         if key in columns:
             values[key] = _numeric(frame[columns[key]], where, str(columns[key]))
-    for key in ("close", ADJ_CLOSE, "open", "high", "low"):
-        if key in values:
-            _check_positive(values[key], dates, where, str(columns[key]))
+    names = {key: str(column) for key, column in columns.items()}
     if adjusted:
+        for key in (ADJ_CLOSE, "close"):  # the adjustment factor divides one by the other
+            if key in values:
+                _check_positive(values[key], dates, where, names[key])
         factor = values[ADJ_CLOSE] / values["close"] if "close" in values else None
         values["close"] = values.pop(ADJ_CLOSE)
         for key in ("open", "high", "low"):
@@ -553,16 +554,35 @@ def _validate_ticker(ticker: str, frame: pd.DataFrame, label: str, adjusted: boo
                 values[key] = values[key] * factor
     values.pop(ADJ_CLOSE, None)
     filled = [key for key in PRICE_FIELDS if key not in values]
+    values = validate_bars(values, dates, where, names)
+    return {"ticker": ticker, "dates": dates, "filled": filled, **values}
+
+
+def validate_bars(values: dict[str, np.ndarray], dates: pd.DatetimeIndex | None, where: str,
+                  names: dict[str, str] | None = None) -> dict[str, np.ndarray]:
+    """One ticker's float64 price columns checked, with the missing ones filled.
+
+    ``close`` is required. Prices must be finite and positive, volume finite and non-negative,
+    and bars consistent (low <= open, close <= high). A missing ``open`` becomes the close,
+    ``high``/``low`` the max/min of open and close, ``volume`` 1. A problem is located by date,
+    or by row when ``dates`` is None (undated arrays, as the facade accepts). ``names`` maps a
+    field to the column name to quote in messages. Shared by ``load_prices`` and the facade.
+    """
+    names = names or {}
+    values = dict(values)
+    for key in ("close", "open", "high", "low"):
+        if key in values:
+            _check_positive(values[key], dates, where, names.get(key, key))
     close = values["close"]
     values.setdefault("open", close.copy())
     values.setdefault("high", np.maximum(values["open"], close))
     values.setdefault("low", np.minimum(values["open"], close))
     if "volume" in values:
-        _check_volume(values["volume"], dates, where, str(columns["volume"]))
+        _check_volume(values["volume"], dates, where, names.get("volume", "volume"))
     else:
         values["volume"] = np.ones_like(close)
     _check_bars(values, dates, where)
-    return {"ticker": ticker, "dates": dates, "filled": filled, **values}
+    return values
 
 
 def _parse_dates(column: pd.Series, where: str, name: str) -> pd.DatetimeIndex:
@@ -600,11 +620,17 @@ def _numeric(column: pd.Series, where: str, name: str) -> np.ndarray:
         raise ValueError(f"{where}: column {name!r} is not numeric ({exc})") from exc
 
 
-def _first_bad(mask: np.ndarray, dates: pd.DatetimeIndex) -> str:
-    return f"first on {dates[int(np.flatnonzero(mask)[0])].date()}, {int(mask.sum())} row(s)"
+def _at(i: int, dates: pd.DatetimeIndex | None) -> str:
+    """Where row ``i`` is: its date, or its row number when there are no dates."""
+    return f"at row {i}" if dates is None else f"on {dates[i].date()}"
 
 
-def _check_positive(values: np.ndarray, dates: pd.DatetimeIndex, where: str, name: str) -> None:
+def _first_bad(mask: np.ndarray, dates: pd.DatetimeIndex | None) -> str:
+    return f"first {_at(int(np.flatnonzero(mask)[0]), dates)}, {int(mask.sum())} row(s)"
+
+
+def _check_positive(values: np.ndarray, dates: pd.DatetimeIndex | None, where: str,
+                    name: str) -> None:
     missing = np.isnan(values)
     if missing.any():
         raise ValueError(f"{where}: column {name!r} has missing (NaN) prices "
@@ -619,7 +645,8 @@ def _check_positive(values: np.ndarray, dates: pd.DatetimeIndex, where: str, nam
                          f"({_first_bad(bad, dates)})")
 
 
-def _check_volume(values: np.ndarray, dates: pd.DatetimeIndex, where: str, name: str) -> None:
+def _check_volume(values: np.ndarray, dates: pd.DatetimeIndex | None, where: str,
+                  name: str) -> None:
     missing = np.isnan(values)
     if missing.any():
         raise ValueError(f"{where}: column {name!r} has missing (NaN) volume "
@@ -631,7 +658,8 @@ def _check_volume(values: np.ndarray, dates: pd.DatetimeIndex, where: str, name:
                          f"({_first_bad(bad, dates)})")
 
 
-def _check_bars(values: dict[str, np.ndarray], dates: pd.DatetimeIndex, where: str) -> None:
+def _check_bars(values: dict[str, np.ndarray], dates: pd.DatetimeIndex | None,
+                where: str) -> None:
     o, h, lo, c = values["open"], values["high"], values["low"], values["close"]
     checks = (
         (h < lo, "high < low"),
@@ -641,9 +669,9 @@ def _check_bars(values: dict[str, np.ndarray], dates: pd.DatetimeIndex, where: s
     for mask, what in checks:
         if mask.any():
             i = int(np.flatnonzero(mask)[0])
-            raise ValueError(f"{where}: inconsistent bar ({what}) on {dates[i].date()}: "
+            raise ValueError(f"{where}: inconsistent bar ({what}) {_at(i, dates)}: "
                              f"open={o[i]:g} high={h[i]:g} low={lo[i]:g} close={c[i]:g} "
-                             f"({int(mask.sum())} row(s))")
+                             f"({int(mask.sum())} row(s) with inconsistent bars)")
 
 
 def _align(tables: list[dict[str, Any]], *, label: str, join: str, min_rows: int,
