@@ -385,12 +385,16 @@ def final_results(runs: pd.DataFrame, placebo: pd.DataFrame, real: pd.DataFrame 
         },
     }
     if real is not None and len(real):
+        shown = ["sharpe_ratio", "total_return", "max_drawdown", "hit_rate", "sharpe_at_20bps",
+                 "return_at_equal_risk", "n_trades", "n_obs"]
+        real_metrics = {}
+        for market, group in real.groupby("market", sort=False):
+            by_config = group.set_index("config")
+            real_metrics[str(market)] = {c: by_config.loc[c, shown].astype(float).to_dict()
+                                         for c in ("OLD", "NEW")}
         out["real"] = {
             "markets": sorted(real["market"].unique().tolist()),
-            "metrics": {m: {c: {k: float(v) for k, v in g.set_index("config").loc[c, [
-                "sharpe_ratio", "total_return", "max_drawdown", "hit_rate", "sharpe_at_20bps",
-                "return_at_equal_risk", "n_trades", "n_obs"]].items()} for c in ("OLD", "NEW")}
-                for m, g in real.groupby("market", sort=False)},
+            "metrics": real_metrics,
             "deflated": deflated_sharpe_by_market(real, ["OLD", "NEW"]),
         }
     return out
