@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retrainlab import audit, published
+from retrainlab import published
+from retrainlab.published import audit, replication
 
 
 def _hand_market(n: int = 111) -> dict[str, pd.DataFrame]:
@@ -15,8 +16,13 @@ def _hand_market(n: int = 111) -> dict[str, pd.DataFrame]:
     b = np.full(n, 100.0)
     a[101:] = 100.0 * 1.01 ** np.arange(1, n - 100)  # +1% a day after row 100
     b[101:] = 100.0 * 0.98 ** np.arange(1, n - 100)  # -2% a day after row 100
-    frame = lambda c: pd.DataFrame({"open": c, "high": c, "low": c, "close": c, "volume": 1.0},  # noqa: E731
-                                   index=dates)
+
+    def frame(c):
+        return pd.DataFrame(
+            {"open": c, "high": c, "low": c, "close": c, "volume": 1.0},  # noqa: E731
+            index=dates,
+        )
+
     return {"A": frame(a), "B": frame(b)}
 
 
@@ -26,7 +32,7 @@ def _hand_result() -> published.PublishedResult:
         columns=["ticker", "entry_row", "exit_row", "side", "size", "prob", "return"],
     )
     trades["return"] = [1.01**5 - 1, 0.5 * (1 - 0.98**5)]
-    return published._published_metrics("X", {"long": 1, "short": 1, "neutral": 2}, trades)
+    return replication._published_metrics("X", {"long": 1, "short": 1, "neutral": 2}, trades)
 
 
 def test_daily_portfolio_marks_trades_to_market_by_hand():
@@ -48,9 +54,18 @@ def test_corrected_metrics_by_hand():
 
 
 def test_profit_factor_and_payoff_differ_on_a_small_case():
-    trades = pd.DataFrame({"ticker": "A", "entry_row": 100, "exit_row": 105, "side": "long",
-                           "size": 1.0, "prob": 0.6, "return": [0.02, 0.02, 0.02, -0.03]})
-    r = published._published_metrics("X", {"long": 4, "short": 0, "neutral": 0}, trades)
+    trades = pd.DataFrame(
+        {
+            "ticker": "A",
+            "entry_row": 100,
+            "exit_row": 105,
+            "side": "long",
+            "size": 1.0,
+            "prob": 0.6,
+            "return": [0.02, 0.02, 0.02, -0.03],
+        }
+    )
+    r = replication._published_metrics("X", {"long": 4, "short": 0, "neutral": 0}, trades)
     assert r.profit_factor == pytest.approx(0.06 / 0.03)  # gross profit / gross loss = 2
     assert r.payoff_ratio == pytest.approx(0.02 / 0.03)  # mean win / mean loss = 0.667
 

@@ -18,14 +18,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import retrainlab.walkforward as wf
+import retrainlab.engine.walkforward as wf
 from retrainlab import FIXES, OLD, generate_market, walk_forward
-from retrainlab.features import compute_features
+from retrainlab.engine.features import compute_features
 
-BASE = OLD.replace(retrain_every=10, long_window=80, threshold_history=30,
-                   threshold_min_history=10)
-CONFIGS = [BASE.with_fixes(*(f for f, on in zip(FIXES, switches, strict=True) if on))
-           for switches in itertools.product([False, True], repeat=len(FIXES))]
+BASE = OLD.replace(retrain_every=10, long_window=80, threshold_history=30, threshold_min_history=10)
+CONFIGS = [
+    BASE.with_fixes(*(f for f, on in zip(FIXES, switches, strict=True) if on))
+    for switches in itertools.product([False, True], repeat=len(FIXES))
+]
 T = 137  # between decision dates (135, 140) and refit dates (130, 140)
 
 
@@ -46,8 +47,9 @@ def differences_through(a, b, t: int) -> list[str]:
     out = []
 
     def same(x, y) -> bool:
-        return np.array_equal(np.asarray(x, dtype=float), np.asarray(y, dtype=float),
-                              equal_nan=True)
+        return np.array_equal(
+            np.asarray(x, dtype=float), np.asarray(y, dtype=float), equal_nan=True
+        )
 
     if not same(a.probabilities.loc[:end], b.probabilities.loc[:end]):
         out.append("probabilities")
@@ -61,8 +63,9 @@ def differences_through(a, b, t: int) -> list[str]:
     if not same(a.returns.loc[:end], b.returns.loc[:end]):
         out.append("returns")
     ta, tb = (r.trades[r.trades["exit_date"] <= end] for r in (a, b))
-    if len(ta) != len(tb) or not all(np.array_equal(ta[c].to_numpy(), tb[c].to_numpy())
-                                     for c in ta.columns):
+    if len(ta) != len(tb) or not all(
+        np.array_equal(ta[c].to_numpy(), tb[c].to_numpy()) for c in ta.columns
+    ):
         out.append("trades")
     if not same(a.coefficients.loc[:end], b.coefficients.loc[:end]):
         out.append("coefficients")
@@ -75,8 +78,11 @@ def test_perturbing_after_t_changes_nothing_before(index):
     assert differences_through(base, perturbed, T) == []
     # the perturbation is real: later probabilities do move
     after = base.positions.index[T + 1]
-    assert not np.array_equal(base.probabilities.loc[after:].to_numpy(),
-                              perturbed.probabilities.loc[after:].to_numpy(), equal_nan=True)
+    assert not np.array_equal(
+        base.probabilities.loc[after:].to_numpy(),
+        perturbed.probabilities.loc[after:].to_numpy(),
+        equal_nan=True,
+    )
 
 
 def test_sweep_exercises_fits_feedback_and_thresholds():
@@ -85,7 +91,7 @@ def test_sweep_exercises_fits_feedback_and_thresholds():
     fits_before = new.fits[new.fits["date"] <= new.positions.index[T]]
     assert fits_before["fitted"].sum() >= 4 and new.fits["fitted"].sum() >= 10
     assert fits_before["n_feedback"].gt(0).any()
-    thresholds = new.thresholds.loc[:new.positions.index[T]]
+    thresholds = new.thresholds.loc[: new.positions.index[T]]
     assert thresholds.nunique().sum() > 4  # adaptive thresholds moved before T
 
 

@@ -48,8 +48,9 @@ def test_cache_is_used_and_keyed_by_config(local_sweep, monkeypatch):
     cached = ex.sweep(CONFIGS, SPECS, n_jobs=1, cache_location=cache, progress=False)
     assert calls == [] and cached.equals(frame)  # every run served from the cache
     # a config differing in one field is a cache miss: it reaches evaluate
-    ex.sweep({"X": rl.OLD.replace(horizon=4)}, SPECS[:1], n_jobs=1, cache_location=cache,
-             progress=False)
+    ex.sweep(
+        {"X": rl.OLD.replace(horizon=4)}, SPECS[:1], n_jobs=1, cache_location=cache, progress=False
+    )
     assert len(calls) == 1
 
 
@@ -64,11 +65,14 @@ def test_markets_read_from_data_dir_equal_generated(tmp_path):
 
 def test_dask_local_cluster_gives_identical_results(local_sweep):
     import distributed  # pinned in requirements.lock: the test must run, never skip
+
     frame, _ = local_sweep
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                                  dashboard_address=None) as cluster:
-        dask = ex.sweep(CONFIGS, SPECS, use_cache=False, dask_address=cluster.scheduler_address,
-                        progress=False)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        dask = ex.sweep(
+            CONFIGS, SPECS, use_cache=False, dask_address=cluster.scheduler_address, progress=False
+        )
     pd.testing.assert_frame_equal(frame, dask)
 
 
@@ -82,18 +86,29 @@ def test_ablation_configs_and_unknown_fix():
 
 
 def _stat(lo, hi, mean=None):
-    return {"ci_low": lo, "ci_high": hi, "mean_diff": (lo + hi) / 2 if mean is None else mean,
-            "wilcoxon_p": 0.5, "share_b_wins": 0.5, "n": 10}
+    return {
+        "ci_low": lo,
+        "ci_high": hi,
+        "mean_diff": (lo + hi) / 2 if mean is None else mean,
+        "wilcoxon_p": 0.5,
+        "share_b_wins": 0.5,
+        "n": 10,
+    }
 
 
 def _final(sharpe, placebo_new):
-    return {"new_vs_old": {"sharpe_ratio": sharpe, "return_at_equal_risk": sharpe},
-            "costs": {"20": sharpe}, "deflated": {"NEW": {"share_above_95": 0.0}},
-            "placebo": {"gross_sharpe_vs_zero": {"OLD": _stat(-0.5, 0.4), "NEW": placebo_new}}}
+    return {
+        "new_vs_old": {"sharpe_ratio": sharpe, "return_at_equal_risk": sharpe},
+        "costs": {"20": sharpe},
+        "deflated": {"NEW": {"share_above_95": 0.0}},
+        "placebo": {"gross_sharpe_vs_zero": {"OLD": _stat(-0.5, 0.4), "NEW": placebo_new}},
+    }
 
 
-@pytest.mark.parametrize(("sharpe", "passed"), [(_stat(0.1, 0.5), True), (_stat(-0.1, 0.5), False),
-                                                (_stat(-0.5, -0.1), False)])
+@pytest.mark.parametrize(
+    ("sharpe", "passed"),
+    [(_stat(0.1, 0.5), True), (_stat(-0.1, 0.5), False), (_stat(-0.5, -0.1), False)],
+)
 def test_verdict_headline_follows_the_ci(sharpe, passed):
     verdict = ex.verdict(_final(sharpe, _stat(-0.3, 0.3)), {})
     assert verdict["headline_passed"] is passed
@@ -107,8 +122,11 @@ def test_verdict_flags_a_leaky_placebo():
 
 
 def test_fix_effect_helps_hurts_or_neither():
-    ablation = {"fix": "feedback_loop", "alone": {"sharpe_ratio": _stat(-0.4, -0.1)},
-                "in_context": {"sharpe_ratio": _stat(-0.1, 0.2)}}
+    ablation = {
+        "fix": "feedback_loop",
+        "alone": {"sharpe_ratio": _stat(-0.4, -0.1)},
+        "in_context": {"sharpe_ratio": _stat(-0.1, 0.2)},
+    }
     effect = ex.fix_effect(ablation)
     assert effect["hurts_alone"] and not effect["helps_alone"]
     assert not effect["helps_in_context"] and not effect["hurts_in_context"]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrainlab.features import (
+from retrainlab.engine.features import (
     FEATURE_NAMES,
     MIN_HISTORY,
     compute_features,
@@ -40,7 +40,7 @@ def test_shapes_and_warmup():
     out = compute_features(**bars)
     assert out.shape == (150, 3, len(FEATURE_NAMES))
     assert out.dtype == np.float64
-    assert np.isfinite(out[MIN_HISTORY - 1:]).all()
+    assert np.isfinite(out[MIN_HISTORY - 1 :]).all()
     # mom60 is the last feature to become defined: NaN exactly one row before MIN_HISTORY - 1
     assert np.isnan(out[MIN_HISTORY - 2, :, col("mom60")]).all()
     one = compute_features(**{k: v[:, 1] for k, v in bars.items()})
@@ -79,15 +79,17 @@ def test_hand_computed_values():
     c, t = b["close"], 80
     assert out[t, col("log_return")] == pytest.approx(math.log(c[t] / c[t - 1]), rel=1e-12)
     assert out[t, col("hl_range")] == pytest.approx((b["high"][t] - b["low"][t]) / c[t])
-    assert out[t, col("volume_ratio")] == pytest.approx(b["volume"][t] / b["volume"][t - 19:t + 1].mean())
+    assert out[t, col("volume_ratio")] == pytest.approx(
+        b["volume"][t] / b["volume"][t - 19 : t + 1].mean()
+    )
     for lag in (5, 10, 20, 60):
         assert out[t, col(f"mom{lag}")] == pytest.approx(c[t] / c[t - lag] - 1, rel=1e-12)
-    window = c[t - 19:t + 1]
+    window = c[t - 19 : t + 1]
     expected_boll = (c[t] - window.mean()) / (2 * window.std())
     assert out[t, col("bollinger_pos")] == pytest.approx(expected_boll, rel=1e-9)
     rets = [math.log(c[i] / c[i - 1]) for i in range(t - 19, t + 1)]
     assert out[t, col("vol20")] == pytest.approx(float(np.std(rets, ddof=1)), rel=1e-9)
-    changes = np.diff(c[t - 14:t + 1])
+    changes = np.diff(c[t - 14 : t + 1])
     gains, losses = changes[changes > 0].sum() / 14, -changes[changes < 0].sum() / 14
     assert out[t, col("rsi14")] == pytest.approx(100 * gains / (gains + losses), rel=1e-9)
     # MACD against pandas' recursive EWM (adjust=False starts at the first value, like ours)

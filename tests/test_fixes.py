@@ -9,19 +9,28 @@ import numpy as np
 import pytest
 
 from retrainlab import NEW, OLD, REGIMES
-from retrainlab.features import FEATURE_NAMES
-from retrainlab.fixes.adaptive_thresholds import AdaptiveThresholds, classify, static_thresholds
-from retrainlab.fixes.confidence_sizing import bet_size, confidence, position_size, signed_bet
-from retrainlab.fixes.feedback_loop import TradeOutcome, feedback_samples
-from retrainlab.fixes.profit_weighted_loss import sample_weights, training_weights
-from retrainlab.fixes.regime_awareness import (
+from retrainlab.engine.features import FEATURE_NAMES
+from retrainlab.engine.fixes.adaptive_thresholds import (
+    AdaptiveThresholds,
+    classify,
+    static_thresholds,
+)
+from retrainlab.engine.fixes.confidence_sizing import (
+    bet_size,
+    confidence,
+    position_size,
+    signed_bet,
+)
+from retrainlab.engine.fixes.feedback_loop import TradeOutcome, feedback_samples
+from retrainlab.engine.fixes.profit_weighted_loss import sample_weights, training_weights
+from retrainlab.engine.fixes.regime_awareness import (
     detect_market_regimes,
     detect_regimes,
     regime_columns,
     regime_design,
     regime_names,
 )
-from retrainlab.model import can_fit, design_columns, design_matrix, fit_model, predict_proba
+from retrainlab.engine.model import can_fit, design_columns, design_matrix, fit_model, predict_proba
 
 # ---------------------------------------------------------------- profit_weighted_loss
 
@@ -279,8 +288,9 @@ def test_fit_model_and_can_fit():
     X = rng.normal(size=(200, 3))
     y = (X[:, 0] + 0.5 * rng.normal(size=200) > 0).astype(int)
     model = fit_model(X, y, None, OLD)
-    np.testing.assert_allclose(predict_proba(model, X), model.predict_proba(X)[:, 1],
-                               rtol=0, atol=1e-14)
+    np.testing.assert_allclose(
+        predict_proba(model, X), model.predict_proba(X)[:, 1], rtol=0, atol=1e-14
+    )
     np.testing.assert_array_equal(predict_proba(model, X[:7]), predict_proba(model, X)[:7])
     assert model[-1].coef_[0, 0] > 1.0  # finds the signal in column 0
     weighted = fit_model(X, y, np.linspace(0.1, 2.0, 200), OLD)

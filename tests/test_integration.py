@@ -23,12 +23,13 @@ import skops.io as sio
 from scipy import stats
 
 import retrainlab as rl
-from retrainlab.config import NEW, OLD
-from retrainlab.features import MIN_HISTORY, compute_features
-from retrainlab.fixes.confidence_sizing import confidence
-from retrainlab.fixes.feedback_loop import TradeOutcome
-from retrainlab.fixes.regime_awareness import detect_regimes
-from retrainlab.integration import (
+from retrainlab.engine.config import NEW, OLD
+from retrainlab.engine.features import MIN_HISTORY, compute_features
+from retrainlab.engine.fixes.confidence_sizing import confidence
+from retrainlab.engine.fixes.feedback_loop import TradeOutcome
+from retrainlab.engine.fixes.regime_awareness import detect_regimes
+from retrainlab.engine.model import design_matrix
+from retrainlab.live.facade import (
     ENV_STATE_DIR,
     KEEP_MODELS,
     SIGNALS,
@@ -41,7 +42,6 @@ from retrainlab.integration import (
     momentum_probability,
     save_model_file,
 )
-from retrainlab.model import design_matrix
 
 H = NEW.horizon
 
@@ -68,8 +68,9 @@ def _trade_loop(ml, market, days, size=1000.0):
         for j, symbol in enumerate(market.tickers):
             sig = ml.signal(symbol, market.ohlcv(j).iloc[: t + 1])
             if sig.signal != "neutral":
-                ml.record_trade(symbol, sig.signal, market.close[t, j], market.close[t + H, j],
-                                size)
+                ml.record_trade(
+                    symbol, sig.signal, market.close[t, j], market.close[t + H, j], size
+                )
                 n += 1
     return n
 
@@ -112,27 +113,36 @@ def test_as_bars_accepts_frames_dicts_and_series(market):
     np.testing.assert_array_equal(filled.low, [10.0, 11.5])
 
 
-@pytest.mark.parametrize("price_data, error, match", [
-    (pd.DataFrame({"close": []}), ValueError, "empty price history"),
-    ({"close": []}, ValueError, "empty price history"),
-    ({"close": [1.0, np.nan, 2.0]}, ValueError, "'close' has missing \\(NaN\\) prices.*row 1"),
-    ({"close": [1.0, -2.0]}, ValueError, "non-positive prices"),
-    ({"close": [1.0, 0.0]}, ValueError, "non-positive prices"),
-    ({"close": [1.0, np.inf]}, ValueError, "infinite prices"),
-    ({"close": [1.0, 2.0], "volume": [1.0, -5.0]}, ValueError, "negative or infinite"),
-    ({"close": [1.0, 2.0], "high": [0.5, 2.0]}, ValueError, "inconsistent bars"),
-    ({"clsoe": [1.0, 2.0]}, ValueError, "unknown key 'clsoe'. Did you mean 'close'"),
-    ({"open": [1.0, 2.0]}, ValueError, "missing 'close'"),
-    ({"close": [1.0, 2.0], "open": [1.0]}, ValueError, "different lengths"),
-    ({"close": [[1.0, 2.0]]}, ValueError, "must be 1-D"),
-    ({"close": ["a", "b"]}, ValueError, "not numeric"),
-    (pd.DataFrame({"close": [1.0, np.nan]}, index=pd.date_range("2024-01-01", periods=2)),
-     ValueError, "missing \\(NaN\\) prices"),
-    (pd.DataFrame({"close": [1.0, 2.0]}, index=pd.to_datetime(["2024-01-02", "2024-01-01"])),
-     ValueError, "not sorted"),
-    ([1.0, 2.0, 3.0], TypeError, "DataFrame of OHLCV bars or a dict of arrays"),
-    (np.array([1.0, 2.0]), TypeError, "DataFrame of OHLCV bars or a dict of arrays"),
-])
+@pytest.mark.parametrize(
+    "price_data, error, match",
+    [
+        (pd.DataFrame({"close": []}), ValueError, "empty price history"),
+        ({"close": []}, ValueError, "empty price history"),
+        ({"close": [1.0, np.nan, 2.0]}, ValueError, "'close' has missing \\(NaN\\) prices.*row 1"),
+        ({"close": [1.0, -2.0]}, ValueError, "non-positive prices"),
+        ({"close": [1.0, 0.0]}, ValueError, "non-positive prices"),
+        ({"close": [1.0, np.inf]}, ValueError, "infinite prices"),
+        ({"close": [1.0, 2.0], "volume": [1.0, -5.0]}, ValueError, "negative or infinite"),
+        ({"close": [1.0, 2.0], "high": [0.5, 2.0]}, ValueError, "inconsistent bars"),
+        ({"clsoe": [1.0, 2.0]}, ValueError, "unknown key 'clsoe'. Did you mean 'close'"),
+        ({"open": [1.0, 2.0]}, ValueError, "missing 'close'"),
+        ({"close": [1.0, 2.0], "open": [1.0]}, ValueError, "different lengths"),
+        ({"close": [[1.0, 2.0]]}, ValueError, "must be 1-D"),
+        ({"close": ["a", "b"]}, ValueError, "not numeric"),
+        (
+            pd.DataFrame({"close": [1.0, np.nan]}, index=pd.date_range("2024-01-01", periods=2)),
+            ValueError,
+            "missing \\(NaN\\) prices",
+        ),
+        (
+            pd.DataFrame({"close": [1.0, 2.0]}, index=pd.to_datetime(["2024-01-02", "2024-01-01"])),
+            ValueError,
+            "not sorted",
+        ),
+        ([1.0, 2.0, 3.0], TypeError, "DataFrame of OHLCV bars or a dict of arrays"),
+        (np.array([1.0, 2.0]), TypeError, "DataFrame of OHLCV bars or a dict of arrays"),
+    ],
+)
 def test_bad_price_data_is_refused(price_data, error, match):
     with pytest.raises(error, match=match):
         as_bars(price_data, "AAPL")
@@ -148,8 +158,9 @@ def test_as_histories(market):
         as_histories({"close": market.close[:, 0]})
     with pytest.raises(ValueError, match="no symbols"):
         as_histories({})
-    broken = market.replace_prices(close=np.where(np.arange(320)[:, None] == 7, np.nan,
-                                                  market.close))
+    broken = market.replace_prices(
+        close=np.where(np.arange(320)[:, None] == 7, np.nan, market.close)
+    )
     with pytest.raises(ValueError, match="ticker 'SYN00'.*NaN"):
         as_histories(broken)
 
@@ -184,8 +195,7 @@ def test_fallback_serves_without_a_model_and_is_logged(ml, market):
     expected = "long" if p > 0.55 else "short" if p < 0.45 else "neutral"
     assert signal == expected
     row = ml._store.recent_predictions(1)[0]
-    assert (row["source"], row["reason"], row["signal"]) == ("fallback", "no trained model",
-                                                             signal)
+    assert (row["source"], row["reason"], row["signal"]) == ("fallback", "no trained model", signal)
     stats_ = ml.get_stats()
     assert stats_["fallback_served"] and stats_["last_source"] == "fallback"
     assert not stats_["model_loaded"]
@@ -209,8 +219,12 @@ def test_record_trade_takes_the_latest_prediction(ml, market):
     ml.signal("SYN01", market.ohlcv(1).iloc[:150])  # another symbol: not matched
     latest = ml.signal("SYN00", market.ohlcv(0).iloc[:130])
     outcome = ml.record_trade("SYN00", "Short", entry=100.0, exit_price=90.0, size=500)
-    expected = compute_features(*(market.ohlcv(0).iloc[:130][f].to_numpy()
-                                  for f in ("open", "high", "low", "close", "volume")))[-1]
+    expected = compute_features(
+        *(
+            market.ohlcv(0).iloc[:130][f].to_numpy()
+            for f in ("open", "high", "low", "close", "volume")
+        )
+    )[-1]
     np.testing.assert_array_equal(outcome.features, expected)
     assert outcome.probability == latest.probability != first.probability
     assert outcome.confidence == latest.confidence
@@ -225,8 +239,9 @@ def test_record_trade_takes_the_latest_prediction(ml, market):
 
 def test_record_trade_with_entry_time_before_any_prediction_is_unmatched(ml, market):
     ml.signal("SYN00", market.ohlcv(0).iloc[:100])
-    outcome = ml.record_trade("SYN00", "long", 10.0, 11.0, 1.0,
-                              entry_time="2001-01-01", exit_time="2001-01-05")
+    outcome = ml.record_trade(
+        "SYN00", "long", 10.0, 11.0, 1.0, entry_time="2001-01-01", exit_time="2001-01-05"
+    )
     assert outcome.features is None and np.isnan(outcome.probability)
     assert outcome.entry_time == pd.Timestamp("2001-01-01")
     # a trade for a symbol never signalled is stored too, without features
@@ -234,44 +249,57 @@ def test_record_trade_with_entry_time_before_any_prediction_is_unmatched(ml, mar
     assert _db_count(ml, "trades") == 2
 
 
-@pytest.mark.parametrize("args, kwargs, error, match", [
-    (("AAPL", "buy", 100.0, 101.0, 1.0), {}, ValueError, "unknown trade direction 'buy'"),
-    (("AAPL", "lnog", 100.0, 101.0, 1.0), {}, ValueError, "Did you mean 'long'"),
-    (("AAPL", None, 100.0, 101.0, 1.0), {}, TypeError, "direction"),
-    (("AAPL", "long", 0.0, 101.0, 1.0), {}, ValueError, "entry must be > 0"),
-    (("AAPL", "long", -5.0, 101.0, 1.0), {}, ValueError, "entry must be > 0"),
-    (("AAPL", "long", float("nan"), 101.0, 1.0), {}, ValueError, "entry must be a finite"),
-    (("AAPL", "long", 100.0, float("inf"), 1.0), {}, ValueError, "exit_price must be a finite"),
-    (("AAPL", "long", 100.0, float("nan"), 1.0), {}, ValueError, "exit_price must be a finite"),
-    (("AAPL", "long", 100.0, 101.0, 0.0), {}, ValueError, "size must be > 0"),
-    (("AAPL", "long", 100.0, 101.0, -1.0), {}, ValueError, "size must be > 0"),
-    (("AAPL", "long", 100.0, 101.0, float("nan")), {}, ValueError, "size must be a finite"),
-    (("AAPL", "long", "100", 101.0, 1.0), {}, TypeError, "entry must be a number"),
-    (("AAPL", "long", True, 101.0, 1.0), {}, TypeError, "entry must be a number"),
-    ((123, "long", 100.0, 101.0, 1.0), {}, TypeError, "symbol must be a string"),
-    ((None, "long", 100.0, 101.0, 1.0), {}, TypeError, "symbol must be a string"),
-    (("", "long", 100.0, 101.0, 1.0), {}, ValueError, "non-empty"),
-    ((" AAPL", "long", 100.0, 101.0, 1.0), {}, ValueError, "spaces"),
-    (("AAPL", "long", 100.0, 101.0, 1.0), {"entry_time": "2024-02-01",
-                                           "exit_time": "2024-01-01"},
-     ValueError, "after exit_time"),
-    (("AAPL", "long", 100.0, 101.0, 1.0), {"exit_time": "not a time"}, ValueError,
-     "exit_time must be a date/time"),
-])
+@pytest.mark.parametrize(
+    "args, kwargs, error, match",
+    [
+        (("AAPL", "buy", 100.0, 101.0, 1.0), {}, ValueError, "unknown trade direction 'buy'"),
+        (("AAPL", "lnog", 100.0, 101.0, 1.0), {}, ValueError, "Did you mean 'long'"),
+        (("AAPL", None, 100.0, 101.0, 1.0), {}, TypeError, "direction"),
+        (("AAPL", "long", 0.0, 101.0, 1.0), {}, ValueError, "entry must be > 0"),
+        (("AAPL", "long", -5.0, 101.0, 1.0), {}, ValueError, "entry must be > 0"),
+        (("AAPL", "long", float("nan"), 101.0, 1.0), {}, ValueError, "entry must be a finite"),
+        (("AAPL", "long", 100.0, float("inf"), 1.0), {}, ValueError, "exit_price must be a finite"),
+        (("AAPL", "long", 100.0, float("nan"), 1.0), {}, ValueError, "exit_price must be a finite"),
+        (("AAPL", "long", 100.0, 101.0, 0.0), {}, ValueError, "size must be > 0"),
+        (("AAPL", "long", 100.0, 101.0, -1.0), {}, ValueError, "size must be > 0"),
+        (("AAPL", "long", 100.0, 101.0, float("nan")), {}, ValueError, "size must be a finite"),
+        (("AAPL", "long", "100", 101.0, 1.0), {}, TypeError, "entry must be a number"),
+        (("AAPL", "long", True, 101.0, 1.0), {}, TypeError, "entry must be a number"),
+        ((123, "long", 100.0, 101.0, 1.0), {}, TypeError, "symbol must be a string"),
+        ((None, "long", 100.0, 101.0, 1.0), {}, TypeError, "symbol must be a string"),
+        (("", "long", 100.0, 101.0, 1.0), {}, ValueError, "non-empty"),
+        ((" AAPL", "long", 100.0, 101.0, 1.0), {}, ValueError, "spaces"),
+        (
+            ("AAPL", "long", 100.0, 101.0, 1.0),
+            {"entry_time": "2024-02-01", "exit_time": "2024-01-01"},
+            ValueError,
+            "after exit_time",
+        ),
+        (
+            ("AAPL", "long", 100.0, 101.0, 1.0),
+            {"exit_time": "not a time"},
+            ValueError,
+            "exit_time must be a date/time",
+        ),
+    ],
+)
 def test_bad_trade_is_refused_and_stores_nothing(ml, args, kwargs, error, match):
     with pytest.raises(error, match=match):
         ml.record_trade(*args, **kwargs)
     assert _db_count(ml, "trades") == 0
 
 
-@pytest.mark.parametrize("symbol, price_data, error", [
-    (42, {"close": [1.0, 2.0]}, TypeError),
-    (("AAPL",), {"close": [1.0, 2.0]}, TypeError),
-    ("AAPL", {"close": []}, ValueError),
-    ("AAPL", {"close": [1.0, float("nan")]}, ValueError),
-    ("AAPL", pd.DataFrame(), ValueError),
-    ("AAPL", None, TypeError),
-])
+@pytest.mark.parametrize(
+    "symbol, price_data, error",
+    [
+        (42, {"close": [1.0, 2.0]}, TypeError),
+        (("AAPL",), {"close": [1.0, 2.0]}, TypeError),
+        ("AAPL", {"close": []}, ValueError),
+        ("AAPL", {"close": [1.0, float("nan")]}, ValueError),
+        ("AAPL", pd.DataFrame(), ValueError),
+        ("AAPL", None, TypeError),
+    ],
+)
 def test_bad_signal_request_stores_nothing(ml, symbol, price_data, error):
     with pytest.raises(error):
         ml.get_signal(symbol, price_data)
@@ -279,9 +307,19 @@ def test_bad_signal_request_stores_nothing(ml, symbol, price_data, error):
 
 
 def test_record_outcome_validates(ml):
-    good = TradeOutcome("A", "long", 10.0, 11.0, 2.0, pd.Timestamp("2020-01-01"),
-                        pd.Timestamp("2020-01-06"), features=np.arange(11.0), regime=1,
-                        probability=0.6, confidence=0.3)
+    good = TradeOutcome(
+        "A",
+        "long",
+        10.0,
+        11.0,
+        2.0,
+        pd.Timestamp("2020-01-01"),
+        pd.Timestamp("2020-01-06"),
+        features=np.arange(11.0),
+        regime=1,
+        probability=0.6,
+        confidence=0.3,
+    )
     stored = ml.record_outcome(good)
     assert stored.entry_time == good.entry_time and stored.regime == 1
     with pytest.raises(ValueError, match="finite"):
@@ -378,7 +416,7 @@ def test_old_config_ignores_outcomes_and_says_so(tmp_path, market):
 
 def test_validation_is_purged_and_out_of_sample(tmp_path, market):
     """The hold-out rows come after every training row by at least the horizon."""
-    from retrainlab.integration import HOLDOUT_FRACTION, market_samples
+    from retrainlab.live.facade import HOLDOUT_FRACTION, market_samples
 
     histories = as_histories(market)
     samples = market_samples(histories, NEW)
@@ -404,8 +442,10 @@ def test_adaptive_thresholds_follow_logged_model_probabilities(trained, market, 
         for t in range(250, 270):
             for j, symbol in enumerate(market.tickers):
                 ml.signal(symbol, market.ohlcv(j).iloc[: t + 1])
-        rows = ml._store.query("SELECT probability, long_threshold, short_threshold FROM "
-                               "predictions WHERE source = 'model' ORDER BY id")
+        rows = ml._store.query(
+            "SELECT probability, long_threshold, short_threshold FROM "
+            "predictions WHERE source = 'model' ORDER BY id"
+        )
         probs = np.array([r["probability"] for r in rows])
         assert probs.size == 60
 
@@ -458,8 +498,9 @@ def test_model_file_with_foreign_types_is_refused(trained, tmp_path):
     payload = sio.load(model_file, trusted=list(TRUSTED_TYPES))
     payload["extra"] = collections.Counter("abc")
     save_model_file(model_file, payload)
-    with pytest.raises(ValueError, match="holds types this facade never writes: "
-                                         "collections.Counter"):
+    with pytest.raises(
+        ValueError, match="holds types this facade never writes: collections.Counter"
+    ):
         MLIntegration(target)
 
 
@@ -562,8 +603,10 @@ def test_get_instance_is_shared_and_uses_the_environment(tmp_path, monkeypatch, 
     MLIntegration.reset_instance()
     try:
         got = []
-        threads = [threading.Thread(target=lambda: got.append(MLIntegration.get_instance()))
-                   for _ in range(8)]
+        threads = [
+            threading.Thread(target=lambda: got.append(MLIntegration.get_instance()))
+            for _ in range(8)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -600,15 +643,17 @@ def test_end_to_end_signals_trades_retrain_and_new_signal(trained, market, tmp_p
         # the probability is the new model's, computed independently with sklearn
         bars = [data[f].to_numpy() for f in ("open", "high", "low", "close", "volume")]
         x = design_matrix(compute_features(*bars)[-1:], detect_regimes(bars[3])[-1:], NEW)
-        model = sio.load(path / "models" / "model-000001.skops",
-                         trusted=list(TRUSTED_TYPES))["model"]
+        model = sio.load(path / "models" / "model-000001.skops", trusted=list(TRUSTED_TYPES))[
+            "model"
+        ]
         assert sig.probability == pytest.approx(model.predict_proba(x)[0, 1], abs=1e-12)
         assert sig.probability != momentum_probability(bars[3])  # not the fallback's
         assert sig.confidence == pytest.approx(confidence(sig.probability))
         stats_ = ml.get_stats()
     assert stats_["model_loaded"] and stats_["model_version"] == 1
     assert stats_["model_validation"]["log_loss"] == pytest.approx(
-        report.validation["log_loss"], rel=1e-15)
+        report.validation["log_loss"], rel=1e-15
+    )
     assert stats_["last_source"] == "model"
     assert stats_["n_trades"] == n_trades
 
@@ -619,7 +664,7 @@ def test_end_to_end_signals_trades_retrain_and_new_signal(trained, market, tmp_p
 _RESTART = textwrap.dedent("""
     import json, sys
     import pandas as pd
-    from retrainlab.integration import MLIntegration
+    from retrainlab.live.facade import MLIntegration
     with MLIntegration(sys.argv[1]) as ml:
         out = {"thresholds": list(ml.thresholds), "version": ml.model_version,
                "config": ml.config.label,
@@ -648,9 +693,13 @@ def test_new_process_continues_where_the_last_stopped(trained, market, tmp_path)
         outcomes = _outcome_dicts(ml.outcomes())
         version = ml.model_version
     assert thresholds != (0.55, 0.45)
-    done = subprocess.run([sys.executable, "-c", _RESTART, str(target),
-                           str(tmp_path / "prices.parquet")],
-                          capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _RESTART, str(target), str(tmp_path / "prices.parquet")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     got = json.loads(done.stdout)
     assert tuple(got["thresholds"]) == thresholds
     assert got["version"] == version == 1 and got["config"] == "NEW"
@@ -671,8 +720,9 @@ def test_eight_threads_lose_no_row(ml, market):
         try:
             barrier.wait()
             for k in range(500):
-                ml.record_trade(f"S{i}", "long" if k % 2 else "short", 100.0 + k % 7, 101.0,
-                                1.0 + k)
+                ml.record_trade(
+                    f"S{i}", "long" if k % 2 else "short", 100.0 + k % 7, 101.0, 1.0 + k
+                )
                 if k % 50 == 0:
                     ml.get_signal(f"S{i}", frame)
         except Exception as exc:  # pragma: no cover - reported below
@@ -686,17 +736,19 @@ def test_eight_threads_lose_no_row(ml, market):
     assert not errors
     assert _db_count(ml, "trades") == 8 * 500
     assert _db_count(ml, "predictions") == 8 * 10
-    rows = ml._store.query("SELECT symbol, COUNT(*) AS n, SUM(size) AS s FROM trades "
-                           "GROUP BY symbol")
+    rows = ml._store.query(
+        "SELECT symbol, COUNT(*) AS n, SUM(size) AS s FROM trades GROUP BY symbol"
+    )
     assert {r["symbol"]: (r["n"], r["s"]) for r in rows} == {
-        f"S{i}": (500, sum(1.0 + k for k in range(500))) for i in range(8)}
+        f"S{i}": (500, sum(1.0 + k for k in range(500))) for i in range(8)
+    }
     assert ml._store.integrity_check() == "ok"
 
 
 _WORKER = textwrap.dedent("""
     import pathlib, sys, time
     import pandas as pd
-    from retrainlab.integration import MLIntegration
+    from retrainlab.live.facade import MLIntegration
     state, name, prices, retrain, sync = sys.argv[1:6]
     frame = pd.read_parquet(prices)
     with MLIntegration(state) as ml:
@@ -721,15 +773,30 @@ def test_two_processes_share_one_state_directory(tmp_path, market):
     sync.mkdir()
     MLIntegration(state, config=OLD).close()
     market.ohlcv(0).iloc[:200].to_parquet(tmp_path / "prices.parquet")
-    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, str(state), name,
-                               str(tmp_path / "prices.parquet"), retrain, str(sync)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, "OMP_NUM_THREADS": "1"})
-             for name, retrain in (("A", "yes"), ("B", "no"))]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _WORKER,
+                str(state),
+                name,
+                str(tmp_path / "prices.parquet"),
+                retrain,
+                str(sync),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+        for name, retrain in (("A", "yes"), ("B", "no"))
+    ]
     deadline = time.monotonic() + 120
     while not all((sync / f"ready-{n}").exists() for n in "AB"):
-        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), \
-            [p.communicate()[1] for p in procs if p.poll() is not None]
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), [
+            p.communicate()[1] for p in procs if p.poll() is not None
+        ]
         time.sleep(0.01)
     (sync / "go").touch()
     for p in procs:

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import retrainlab as rl
-from retrainlab.integration import MLIntegration
-from retrainlab.integration_cli import main, read_price_file
+from retrainlab.live.cli import main, read_price_file
+from retrainlab.live.facade import MLIntegration
 
 
 @pytest.fixture(scope="module")
@@ -38,15 +38,29 @@ def run(capsys, *argv):
 
 def test_signal_record_retrain_stats(capsys, files, tmp_path, market):
     state = str(tmp_path / "state")
-    code, out, _ = run(capsys, "signal", "--prices", str(files / "SYN00.csv"),
-                       "--state-dir", state)
+    code, out, _ = run(capsys, "signal", "--prices", str(files / "SYN00.csv"), "--state-dir", state)
     assert code == 0
     assert out["symbol"] == "SYN00" and out["signal"] in ("long", "short", "neutral")
     assert out["source"] == "fallback" and out["n_bars"] == 200
 
-    code, out, _ = run(capsys, "record-trade", "--symbol", "SYN00", "--direction", "short",
-                       "--entry", "100", "--exit", "95", "--size", "1000",
-                       "--exit-time", "2030-01-02T10:00:00+01:00", "--state-dir", state)
+    code, out, _ = run(
+        capsys,
+        "record-trade",
+        "--symbol",
+        "SYN00",
+        "--direction",
+        "short",
+        "--entry",
+        "100",
+        "--exit",
+        "95",
+        "--size",
+        "1000",
+        "--exit-time",
+        "2030-01-02T10:00:00+01:00",
+        "--state-dir",
+        state,
+    )
     assert code == 0
     assert out["matched_prediction"] and len(out["features"]) == 11
     assert out["pnl_pct"] == pytest.approx(0.05) and out["label"] == 0
@@ -56,8 +70,9 @@ def test_signal_record_retrain_stats(capsys, files, tmp_path, market):
     assert code == 0 and out["ok"] and out["version"] == 1
     assert out["symbols"] == ["SYN00"] and out["n_feedback"] == 1
 
-    code, out, _ = run(capsys, "retrain", "--prices", str(files / "all.parquet"),
-                       "--state-dir", state)
+    code, out, _ = run(
+        capsys, "retrain", "--prices", str(files / "all.parquet"), "--state-dir", state
+    )
     assert code == 0 and out["symbols"] == ["SYN00", "SYN01"] and out["version"] == 2
 
     code, out, _ = run(capsys, "stats", "--state-dir", state)
@@ -65,8 +80,16 @@ def test_signal_record_retrain_stats(capsys, files, tmp_path, market):
     assert out["model_version"] == 2 and out["n_trades"] == 1 and out["n_predictions"] == 1
     assert out["pnl"] == pytest.approx(50.0)
 
-    code, out, _ = run(capsys, "signal", "--prices", str(files / "all.parquet"),
-                       "--symbol", "SYN01", "--state-dir", state)
+    code, out, _ = run(
+        capsys,
+        "signal",
+        "--prices",
+        str(files / "all.parquet"),
+        "--symbol",
+        "SYN01",
+        "--state-dir",
+        state,
+    )
     assert code == 0 and out["source"] == "model" and out["model_version"] == 2
     with MLIntegration(state) as ml:  # the CLI used the same state as the API
         assert ml.get_stats()["n_predictions"] == 2
@@ -77,23 +100,81 @@ def test_retrain_that_cannot_run_exits_1_with_the_reason(capsys, tmp_path):
     assert code == 1 and not out["ok"] and "no price histories" in out["reason"]
 
 
-@pytest.mark.parametrize("argv, match", [
-    (["record-trade", "--symbol", "A", "--direction", "lnog", "--entry", "1", "--exit", "2",
-      "--size", "1"], "Did you mean 'long'"),
-    (["record-trade", "--symbol", "A", "--direction", "long", "--entry", "-1", "--exit", "2",
-      "--size", "1"], "entry must be > 0"),
-    (["record-trade", "--symbol", "A", "--direction", "long", "--entry", "nan", "--exit", "2",
-      "--size", "1"], "entry must be a finite"),
-    (["record-trade", "--symbol", "A", "--direction", "long", "--entry", "1", "--exit", "2",
-      "--size", "0"], "size must be > 0"),
-    (["signal", "--prices", "all.parquet"], "holds 2 symbols.*--symbol"),
-    (["signal", "--prices", "all.parquet", "--symbol", "SYN0"], "no symbol 'SYN0'"),
-    (["signal", "--prices", "missing.csv"], "does not exist"),
-    (["signal", "--prices", "notes.txt"], "expected a .csv"),
-    (["retrain", "--prices", "SYN00.csv", "SYN00.csv"], "more than one price file"),
-])
-def test_bad_input_exits_2_and_stores_nothing(capsys, files, tmp_path, monkeypatch, argv,
-                                              match):
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (
+            [
+                "record-trade",
+                "--symbol",
+                "A",
+                "--direction",
+                "lnog",
+                "--entry",
+                "1",
+                "--exit",
+                "2",
+                "--size",
+                "1",
+            ],
+            "Did you mean 'long'",
+        ),
+        (
+            [
+                "record-trade",
+                "--symbol",
+                "A",
+                "--direction",
+                "long",
+                "--entry",
+                "-1",
+                "--exit",
+                "2",
+                "--size",
+                "1",
+            ],
+            "entry must be > 0",
+        ),
+        (
+            [
+                "record-trade",
+                "--symbol",
+                "A",
+                "--direction",
+                "long",
+                "--entry",
+                "nan",
+                "--exit",
+                "2",
+                "--size",
+                "1",
+            ],
+            "entry must be a finite",
+        ),
+        (
+            [
+                "record-trade",
+                "--symbol",
+                "A",
+                "--direction",
+                "long",
+                "--entry",
+                "1",
+                "--exit",
+                "2",
+                "--size",
+                "0",
+            ],
+            "size must be > 0",
+        ),
+        (["signal", "--prices", "all.parquet"], "holds 2 symbols.*--symbol"),
+        (["signal", "--prices", "all.parquet", "--symbol", "SYN0"], "no symbol 'SYN0'"),
+        (["signal", "--prices", "missing.csv"], "does not exist"),
+        (["signal", "--prices", "notes.txt"], "expected a .csv"),
+        (["retrain", "--prices", "SYN00.csv", "SYN00.csv"], "more than one price file"),
+    ],
+)
+def test_bad_input_exits_2_and_stores_nothing(capsys, files, tmp_path, monkeypatch, argv, match):
     monkeypatch.chdir(files)
     (files / "notes.txt").write_text("hello")
     state = tmp_path / "state"
@@ -109,8 +190,7 @@ def test_bad_input_exits_2_and_stores_nothing(capsys, files, tmp_path, monkeypat
 def test_bad_price_file_content_is_refused(capsys, tmp_path):
     path = tmp_path / "X.csv"
     path.write_text("date,close\n2024-01-01,10\n2024-01-02,-3\n")
-    code, _, err = run(capsys, "signal", "--prices", str(path), "--state-dir",
-                       str(tmp_path / "s"))
+    code, _, err = run(capsys, "signal", "--prices", str(path), "--state-dir", str(tmp_path / "s"))
     assert code == 2 and "non-positive prices" in err
 
 
@@ -130,10 +210,10 @@ def test_usage_errors(capsys):
 def test_read_price_file_variants(tmp_path, market):
     frame = market.ohlcv(0)
     frame.to_csv(tmp_path / "A.B.csv")  # unnamed date index column
-    (symbol, got), = read_price_file(tmp_path / "A.B.csv").items()
+    ((symbol, got),) = read_price_file(tmp_path / "A.B.csv").items()
     assert symbol == "A" and "date" in got.columns
     frame.reset_index(drop=True).to_csv(tmp_path / "C.csv")  # unnamed row-number column
-    (_, got), = read_price_file(tmp_path / "C.csv").items()
+    ((_, got),) = read_price_file(tmp_path / "C.csv").items()
     assert list(got.columns) == ["open", "high", "low", "close", "volume"]
     long = read_price_file(_write(market.to_long(), tmp_path / "long.parquet"))
     assert list(long) == list(market.tickers)
@@ -148,9 +228,13 @@ def _write(frame, path):
 def test_dispatcher_runs_the_cli(tmp_path):
     """``python -m retrainlab stats`` reaches this CLI and honours $RETRAINLAB_STATE_DIR."""
 
-    done = subprocess.run([sys.executable, "-m", "retrainlab", "stats"], capture_output=True,
-                          text=True, timeout=120,
-                          env={**os.environ, "RETRAINLAB_STATE_DIR": str(tmp_path / "env")})
+    done = subprocess.run(
+        [sys.executable, "-m", "retrainlab", "stats"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "RETRAINLAB_STATE_DIR": str(tmp_path / "env")},
+    )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["state_dir"] == str(tmp_path / "env") and out["model_loaded"] is False

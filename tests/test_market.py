@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import retrainlab as rl
-from retrainlab.market import REGIMES, Market, load_prices, regime_codes, regime_series
-from retrainlab.synthetic import generate_market
+from retrainlab.engine.market import REGIMES, Market, load_prices, regime_codes, regime_series
+from retrainlab.engine.synthetic import generate_market
 
 FIELDS = ("open", "high", "low", "close", "volume")
 
@@ -26,8 +26,16 @@ def _bars(n: int = 80, start: str = "2015-01-01", seed: int = 0) -> pd.DataFrame
     high = np.maximum(open_, close) * 1.01
     low = np.minimum(open_, close) * 0.99
     dates = pd.bdate_range(start, periods=n, name="Date")
-    return pd.DataFrame({"Open": open_, "High": high, "Low": low, "Close": close,
-                         "Volume": rng.integers(1_000, 5_000, n).astype(float)}, index=dates)
+    return pd.DataFrame(
+        {
+            "Open": open_,
+            "High": high,
+            "Low": low,
+            "Close": close,
+            "Volume": rng.integers(1_000, 5_000, n).astype(float),
+        },
+        index=dates,
+    )
 
 
 def _assert_same_bars(a: Market, b: Market) -> None:
@@ -128,8 +136,10 @@ def test_long_frame_inner_join_on_common_dates(synth):
     long = synth.to_long()
     dropped_day = synth.dates[100]
     late_start = synth.dates[10]
-    keep = ~(((long["ticker"] == "SYN01") & (long["date"] == dropped_day))
-             | ((long["ticker"] == "SYN02") & (long["date"] < late_start)))
+    keep = ~(
+        ((long["ticker"] == "SYN01") & (long["date"] == dropped_day))
+        | ((long["ticker"] == "SYN02") & (long["date"] < late_start))
+    )
     m = load_prices(long[keep])
     expected = synth.dates[10:].delete(90)
     assert m.dates.equals(expected)
@@ -234,8 +244,9 @@ def test_from_parquet_without_regimes_and_short_markets(tmp_path, synth):
 def test_from_parquet_refuses_inconsistent_regimes(tmp_path, synth):
     path = synth.to_parquet(tmp_path / "bad.parquet")
     frame = pd.read_parquet(path)
-    frame.loc[4, "true_regime"] = "volatile" if frame.loc[4, "true_regime"] != "volatile" \
-        else "bull"
+    frame.loc[4, "true_regime"] = (
+        "volatile" if frame.loc[4, "true_regime"] != "volatile" else "bull"
+    )
     frame.to_parquet(path, index=False)
     with pytest.raises(ValueError, match="true_regime' differs across tickers on 2010-01-05"):
         Market.from_parquet(path)
@@ -255,10 +266,14 @@ def _set(df: pd.DataFrame, row: int, column: str, value: float) -> pd.DataFrame:
     [
         (lambda d: d.drop(columns="Close"), r"missing 'close' column"),
         (lambda d: d.rename(columns={"Close": "Clsoe"}), r"Did you mean 'clsoe'"),
-        (lambda d: d.drop(columns="Close").assign(**{"Adj Close": d["Close"]}),
-         r"pass adjusted=True"),
-        (lambda d: _set(d, 3, "Close", np.nan),
-         r"ticker 'asset': column 'Close' has missing \(NaN\) prices \(first on 2015-01-06"),
+        (
+            lambda d: d.drop(columns="Close").assign(**{"Adj Close": d["Close"]}),
+            r"pass adjusted=True",
+        ),
+        (
+            lambda d: _set(d, 3, "Close", np.nan),
+            r"ticker 'asset': column 'Close' has missing \(NaN\) prices \(first on 2015-01-06",
+        ),
         (lambda d: _set(d, 7, "Close", -1.0), r"column 'Close' has non-positive prices"),
         (lambda d: _set(d, 7, "Open", 0.0), r"column 'Open' has non-positive prices"),
         (lambda d: _set(d, 2, "High", np.inf), r"column 'High' has infinite prices"),
@@ -266,18 +281,27 @@ def _set(df: pd.DataFrame, row: int, column: str, value: float) -> pd.DataFrame:
         (lambda d: _set(d, 2, "Volume", -5.0), r"'Volume' has negative or infinite volume"),
         (lambda d: d.assign(Close=["x"] * len(d)), r"column 'Close' is not numeric"),
         (lambda d: _set(d, 4, "High", 1.0), r"inconsistent bar \(high < low\) on 2015-01-07"),
-        (lambda d: _set(d, 4, "Low", d["Close"].iloc[4] * 1.001),
-         r"inconsistent bar \(low above open or close\)"),
+        (
+            lambda d: _set(d, 4, "Low", d["Close"].iloc[4] * 1.001),
+            r"inconsistent bar \(low above open or close\)",
+        ),
         (lambda d: pd.concat([d.iloc[:10], d.iloc[9:]]), r"duplicate date 2015-01-14"),
         (lambda d: d.iloc[::-1], r"dates are not sorted.*Refusing to reorder.*sort_index"),
-        (lambda d: pd.concat([d.iloc[10:20], d.iloc[:10], d.iloc[20:]]),
-         r"dates are not sorted: 2015-01-01 comes after 2015-01-28"),
+        (
+            lambda d: pd.concat([d.iloc[10:20], d.iloc[:10], d.iloc[20:]]),
+            r"dates are not sorted: 2015-01-01 comes after 2015-01-28",
+        ),
         (lambda d: d.iloc[:60], r"60 rows, fewer than min_rows=61"),
         (lambda d: d.reset_index(drop=True), r"no dates found"),
-        (lambda d: d.reset_index().assign(Date="soon"), r"column 'Date' holds values that are "
-         r"not dates"),
-        (lambda d: d.reset_index().assign(Date=lambda x: x["Date"].where(x.index != 3)),
-         r"column 'Date' has a missing date \(row 3\)"),
+        (
+            lambda d: d.reset_index().assign(Date="soon"),
+            r"column 'Date' holds values that are "
+            r"not dates",
+        ),
+        (
+            lambda d: d.reset_index().assign(Date=lambda x: x["Date"].where(x.index != 3)),
+            r"column 'Date' has a missing date \(row 3\)",
+        ),
         (lambda d: d.assign(close=d["Close"]), r"columns 'Close' and 'close' both mean 'close'"),
     ],
 )

@@ -1,4 +1,4 @@
-"""Tests for retrainlab.metrics: published reference values, hand-checked cases, edge cases."""
+"""Tests for retrainlab.analytics.metrics: published reference values, hand-checked cases, edge cases."""
 
 from __future__ import annotations
 
@@ -180,8 +180,13 @@ def test_trade_metrics_hand_checked():
     assert m.payoff_ratio(t) == pytest.approx(0.03 / 0.02)
     d = m.trade_metrics(t + [np.nan])
     assert d == pytest.approx(
-        {"win_rate": 0.4, "profit_factor": 1.5, "payoff_ratio": 1.5, "n_trades": 5.0,
-         "avg_trade": 0.004}
+        {
+            "win_rate": 0.4,
+            "profit_factor": 1.5,
+            "payoff_ratio": 1.5,
+            "n_trades": 5.0,
+            "avg_trade": 0.004,
+        }
     )
     assert all(type(v) is float for v in d.values())
 

@@ -28,8 +28,14 @@ TINY = {"seeds": 2, "n_days": 250, "n_tickers": 2, "n_jobs": 1}
 def run(name: str, out_dir: Path, out_name: str | None = None, **parameters) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{out_name or name}.ipynb"
-    pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out), parameters=parameters,
-                        kernel_name=KERNEL, cwd=str(NOTEBOOKS), progress_bar=False)
+    pm.execute_notebook(
+        str(NOTEBOOKS / f"{name}.ipynb"),
+        str(out),
+        parameters=parameters,
+        kernel_name=KERNEL,
+        cwd=str(NOTEBOOKS),
+        progress_bar=False,
+    )
     return out
 
 
@@ -38,14 +44,16 @@ def test_committed_notebooks_are_stripped_and_parameterised(path):
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, \
+            assert cell.outputs == [] and cell.execution_count is None, (
                 f"{path.name}: outputs committed; run `make strip`"
+            )
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, f"{path.name}: exactly one cell tagged 'parameters'"
     for line in tagged[0].source.splitlines():
         if line.strip() and not line.startswith("#"):
-            assert re.match(r"^\w+: [\w\[\] |]+ = .+  # \S", line), \
+            assert re.match(r"^\w+: [\w\[\] |]+ = .+  # \S", line), (
                 f"{path.name}: parameter line not `name: type = default  # help`: {line!r}"
+            )
     following = nb.cells[nb.cells.index(tagged[0]) + 1]
     assert "rl.params.validate(globals()" in following.source
 
@@ -59,15 +67,35 @@ def pipeline(tmp_path_factory):
     os.environ[ex.CACHE_ENV] = str(tmp / "cache")  # inherited by the notebook kernels
     try:
         run("00_replication", tmp, n_seeds_audit=3, n_jobs=1, results_dir=str(results))
-        run("01_generate_data", tmp, seeds=2, n_days=250, n_tickers=2, data_dir=str(data),
-            results_dir=str(results))
+        run(
+            "01_generate_data",
+            tmp,
+            seeds=2,
+            n_days=250,
+            n_tickers=2,
+            data_dir=str(data),
+            results_dir=str(results),
+        )
         for fix in rl.FIXES:
-            run("02_ablation", tmp / "ablations", f"02_ablation_{fix}", fix=fix, **TINY,
-                data_dir=str(data), results_dir=str(results))
-        run("03_final_comparison", tmp, **TINY, real_markets=["sp500"], real_days=300,
-            data_dir=str(data), results_dir=str(results))
-        executed = run("04_enhancement_report", tmp, results_dir=str(results),
-                       reports_dir=str(tmp))
+            run(
+                "02_ablation",
+                tmp / "ablations",
+                f"02_ablation_{fix}",
+                fix=fix,
+                **TINY,
+                data_dir=str(data),
+                results_dir=str(results),
+            )
+        run(
+            "03_final_comparison",
+            tmp,
+            **TINY,
+            real_markets=["sp500"],
+            real_days=300,
+            data_dir=str(data),
+            results_dir=str(results),
+        )
+        executed = run("04_enhancement_report", tmp, results_dir=str(results), reports_dir=str(tmp))
     finally:
         if saved is None:
             os.environ.pop(ex.CACHE_ENV, None)
@@ -109,8 +137,14 @@ def test_report_markdown_links_figures_beside_it(pipeline):
 def test_every_results_file_is_written(pipeline):
     _, results, _, _ = pipeline
     names = sorted(p.name for p in results.glob("*.json"))
-    assert names == sorted(["replication.json", "data_summary.json", "final_comparison.json",
-                            *(f"ablation_{fix}.json" for fix in rl.FIXES)])
+    assert names == sorted(
+        [
+            "replication.json",
+            "data_summary.json",
+            "final_comparison.json",
+            *(f"ablation_{fix}.json" for fix in rl.FIXES),
+        ]
+    )
     final = json.loads((results / "final_comparison.json").read_text())
     assert final["n_markets"] == 2 and final["n_configs_evaluated"] == 14
     assert "sp500-last300d" in final["real"]["metrics"]
@@ -121,8 +155,17 @@ def test_report_verdict_comes_first_and_has_every_section(pipeline):
     md = paths["md"].read_text()
     first_screen = md[:1500]
     assert "**Verdict:" in first_screen and ("✅" in first_screen or "❌" in first_screen)
-    for heading in ("Results summary", "Issues identified & fixed", "Placebo", "Costs",
-                    "Deflated Sharpe", "Real data", "reproduced", "Audit", "Appendix"):
+    for heading in (
+        "Results summary",
+        "Issues identified & fixed",
+        "Placebo",
+        "Costs",
+        "Deflated Sharpe",
+        "Real data",
+        "reproduced",
+        "Audit",
+        "Appendix",
+    ):
         assert heading in md, heading
     assert "Git commit" in md and "02_ablation" in md  # appendix: commit and step timings
 
@@ -134,8 +177,9 @@ def test_report_numbers_come_from_the_results_file(pipeline):
     final = json.loads((altered / "final_comparison.json").read_text())
     final["new_vs_old"]["sharpe_ratio"]["mean_diff"] = 9.87654  # no computation gives this
     report.write_results(altered / "final_comparison.json", final)
-    executed = run("04_enhancement_report", tmp / "alt_nb", results_dir=str(altered),
-                   reports_dir=str(tmp))
+    executed = run(
+        "04_enhancement_report", tmp / "alt_nb", results_dir=str(altered), reports_dir=str(tmp)
+    )
     md = report.render(executed, tmp / "alt_out")["md"].read_text()
     assert "+9.88" in md
 
@@ -145,8 +189,14 @@ def test_results_are_byte_identical_on_a_second_run(pipeline, tmp_path):
     saved = os.environ.get(ex.CACHE_ENV)
     os.environ[ex.CACHE_ENV] = str(tmp_path / "fresh-cache")  # recompute, do not reuse
     try:
-        run("02_ablation", tmp_path, fix="confidence_sizing", **TINY,
-            data_dir=str(tmp / "data"), results_dir=str(tmp_path))
+        run(
+            "02_ablation",
+            tmp_path,
+            fix="confidence_sizing",
+            **TINY,
+            data_dir=str(tmp / "data"),
+            results_dir=str(tmp_path),
+        )
     finally:
         if saved is None:
             os.environ.pop(ex.CACHE_ENV, None)

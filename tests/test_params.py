@@ -13,13 +13,19 @@ def _ns(source: str) -> dict:
     return namespace
 
 
-DECLARED = "seed: int = 42\nedge: float = 1.0\nfix: str = 'feedback_loop'\nseed_list: list[int] = [1]\n"
+DECLARED = (
+    "seed: int = 42\nedge: float = 1.0\nfix: str = 'feedback_loop'\nseed_list: list[int] = [1]\n"
+)
 
 
 def test_valid_parameters_are_returned_and_coerced():
     ns = _ns(DECLARED + "edge = 2\n")  # papermill injects an int for a float
-    assert params.validate(ns, "nb") == {"seed": 42, "edge": 2.0, "fix": "feedback_loop",
-                                         "seed_list": [1]}
+    assert params.validate(ns, "nb") == {
+        "seed": 42,
+        "edge": 2.0,
+        "fix": "feedback_loop",
+        "seed_list": [1],
+    }
     assert isinstance(ns["edge"], float)
 
 
@@ -33,16 +39,19 @@ def test_imports_and_functions_are_not_parameters():
     assert "seed" in params.validate(ns, "nb")
 
 
-@pytest.mark.parametrize(("injected", "error", "match"), [
-    ("seed = 4.5", TypeError, "'seed' must be int"),
-    ("seed = True", TypeError, "'seed' must be an int"),
-    ("seed = -1", ValueError, "'seed' must be a seed"),
-    ("edge = -0.5", ValueError, "'edge' must be >= 0"),
-    ("edge = 'big'", TypeError, "'edge' must be float"),
-    ("fix = 'feedbak_loop'", ValueError, "Did you mean 'feedback_loop'.*Valid fixes"),
-    ("seed_list = 3", TypeError, "'seed_list' must be a list"),
-    ("seed_list = [1, 'a']", TypeError, "'seed_list' must be int"),
-])
+@pytest.mark.parametrize(
+    ("injected", "error", "match"),
+    [
+        ("seed = 4.5", TypeError, "'seed' must be int"),
+        ("seed = True", TypeError, "'seed' must be an int"),
+        ("seed = -1", ValueError, "'seed' must be a seed"),
+        ("edge = -0.5", ValueError, "'edge' must be >= 0"),
+        ("edge = 'big'", TypeError, "'edge' must be float"),
+        ("fix = 'feedbak_loop'", ValueError, "Did you mean 'feedback_loop'.*Valid fixes"),
+        ("seed_list = 3", TypeError, "'seed_list' must be a list"),
+        ("seed_list = [1, 'a']", TypeError, "'seed_list' must be int"),
+    ],
+)
 def test_bad_values_fail_naming_the_parameter(injected, error, match):
     with pytest.raises(error, match=match):
         params.validate(_ns(DECLARED + injected + "\n"), "nb")

@@ -13,12 +13,24 @@ from retrainlab import published
 
 # REPLICATION.md, "What a faithful reproduction prints" (seed 42, 504 days, 10 tickers)
 EXPECTED = {
-    "OLD": {"signals": (502, 270, 28), "n_trades": 772, "sharpe": 0.2233729218,
-            "total_return": 0.4436948269, "win_rate": 0.5233160622,
-            "payoff_ratio": 0.9859126279, "buy_sell_ratio": 1.8592592593},
-    "NEW": {"signals": (431, 184, 185), "n_trades": 615, "sharpe": 0.4975456273,
-            "total_return": 1.3263127337, "win_rate": 0.5398373984,
-            "payoff_ratio": 1.0223378091, "buy_sell_ratio": 2.3423913043},
+    "OLD": {
+        "signals": (502, 270, 28),
+        "n_trades": 772,
+        "sharpe": 0.2233729218,
+        "total_return": 0.4436948269,
+        "win_rate": 0.5233160622,
+        "payoff_ratio": 0.9859126279,
+        "buy_sell_ratio": 1.8592592593,
+    },
+    "NEW": {
+        "signals": (431, 184, 185),
+        "n_trades": 615,
+        "sharpe": 0.4975456273,
+        "total_return": 1.3263127337,
+        "win_rate": 0.5398373984,
+        "payoff_ratio": 1.0223378091,
+        "buy_sell_ratio": 2.3423913043,
+    },
 }
 
 
@@ -48,11 +60,13 @@ def test_trade_returns_equal_published_results_file(runs, system, key):
 def test_published_scalar_metrics_match_file(runs):
     data = published.load_published_results()
     for system, key in (("OLD", "old_system"), ("NEW", "new_system")):
-        for metric, ours in (("sharpe", runs[system].sharpe),
-                             ("total_return", runs[system].total_return),
-                             ("profit_factor", runs[system].payoff_ratio),
-                             ("avg_win", runs[system].avg_win),
-                             ("avg_loss", runs[system].avg_loss)):
+        for metric, ours in (
+            ("sharpe", runs[system].sharpe),
+            ("total_return", runs[system].total_return),
+            ("profit_factor", runs[system].payoff_ratio),
+            ("avg_win", runs[system].avg_win),
+            ("avg_loss", runs[system].avg_loss),
+        ):
             assert ours == pytest.approx(data[key][metric], rel=1e-12), (system, metric)
 
 
@@ -108,10 +122,15 @@ def test_old_system_uses_the_30th_last_close():
     assert published.OldSystem().signal(close) == ("neutral", 0.5, 0.0)
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"seed": -1}, "seed"), ({"n_days": 50}, "n_days"), ({"n_tickers": 11}, "n_tickers"),
-    ({"n_tickers": 0}, "n_tickers"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"seed": -1}, "seed"),
+        ({"n_days": 50}, "n_days"),
+        ({"n_tickers": 11}, "n_tickers"),
+        ({"n_tickers": 0}, "n_tickers"),
+    ],
+)
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         published.replicate(**kwargs)
@@ -123,8 +142,9 @@ def test_published_verdict_recomputed(runs):
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "retrainlab", *args], capture_output=True,
-                          text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "retrainlab", *args], capture_output=True, text=True, check=False
+    )
 
 
 def test_cli_json_matches_api(runs):
@@ -136,8 +156,14 @@ def test_cli_json_matches_api(runs):
         assert "trade_returns" not in payload[name]
         assert payload[name]["sharpe"] == runs[name].sharpe
         assert payload[name]["signals"] == runs[name].signals
-        for key in ("total_return", "win_rate", "payoff_ratio", "profit_factor", "n_trades",
-                    "buy_sell_ratio"):
+        for key in (
+            "total_return",
+            "win_rate",
+            "payoff_ratio",
+            "profit_factor",
+            "n_trades",
+            "buy_sell_ratio",
+        ):
             assert key in payload[name]
 
 

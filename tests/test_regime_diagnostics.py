@@ -12,10 +12,10 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from retrainlab import regime_diagnostics as rd  # noqa: E402
-from retrainlab.experiments import MarketSpec  # noqa: E402
-from retrainlab.fixes.regime_awareness import detect_regimes  # noqa: E402
-from retrainlab.market import REGIMES, Market  # noqa: E402
-from retrainlab.synthetic import generate_market  # noqa: E402
+from retrainlab.engine.fixes.regime_awareness import detect_regimes  # noqa: E402
+from retrainlab.engine.market import REGIMES, Market  # noqa: E402
+from retrainlab.engine.synthetic import generate_market  # noqa: E402
+from retrainlab.research.experiments import MarketSpec  # noqa: E402
 
 BULL, BEAR, VOLATILE, SIDEWAYS = range(4)
 U = -1
@@ -47,19 +47,18 @@ def test_seed_range_checks_counts():
 
 def test_check_seed_in_names_the_range():
     assert rd.check_seed_in(4, range(3, 5)) == 4
-    with pytest.raises(ValueError, match=r"figures_seed=5 is not one of the generated seeds 3\.\.4"):
+    with pytest.raises(
+        ValueError, match=r"figures_seed=5 is not one of the generated seeds 3\.\.4"
+    ):
         rd.check_seed_in(5, range(3, 5))
 
 
 # --------------------------------------------------------------------------- confusion matrix
 def test_confusion_matrix_hand_checked():
     true = ["bull", "bull", "bear", "bear", "volatile", "sideways"]
-    detected = np.array([[U, BULL],
-                         [BULL, BULL],
-                         [BULL, BEAR],
-                         [BEAR, BEAR],
-                         [SIDEWAYS, VOLATILE],
-                         [SIDEWAYS, U]])
+    detected = np.array(
+        [[U, BULL], [BULL, BULL], [BULL, BEAR], [BEAR, BEAR], [SIDEWAYS, VOLATILE], [SIDEWAYS, U]]
+    )
     counts = rd.confusion_matrix(true, detected, include_undefined=True)
     expected = pd.DataFrame(0, index=list(REGIMES), columns=[*REGIMES, "undefined"])
     expected.loc["bull", "bull"] = 3
@@ -113,29 +112,39 @@ def test_confusion_matrix_rejects_mismatched_shapes():
 # --------------------------------------------------------------------------- detection lag
 # true path: bull x3, bear x4 (days 3-6), volatile x2 (days 7-8), bull x2 (days 9-10, to the end)
 TRUE = np.array([BULL] * 3 + [BEAR] * 4 + [VOLATILE] * 2 + [BULL] * 2)
-DETECTED = np.array([
-    # ticker A: bear seen 2 days late; volatile never (regime ended); bull never (series ended)
-    # ticker B: bear on the switch day; volatile after 1 day; bull on day 10 (lag 1)
-    # ticker C: undefined on day 3 (switch skipped), then like B for volatile; bull at once
-    [U, U, U],
-    [U, U, U],
-    [BULL, BULL, U],
-    [BULL, BEAR, U],          # day 3: switch to bear
-    [SIDEWAYS, BEAR, U],
-    [BEAR, BEAR, BEAR],       # A detects bear: lag 2
-    [BEAR, SIDEWAYS, BEAR],
-    [BEAR, BEAR, BEAR],       # day 7: switch to volatile
-    [SIDEWAYS, VOLATILE, VOLATILE],
-    [VOLATILE, SIDEWAYS, BULL],  # day 9: switch to bull; A's volatile comes too late
-    [SIDEWAYS, BULL, BULL],
-])
+DETECTED = np.array(
+    [
+        # ticker A: bear seen 2 days late; volatile never (regime ended); bull never (series ended)
+        # ticker B: bear on the switch day; volatile after 1 day; bull on day 10 (lag 1)
+        # ticker C: undefined on day 3 (switch skipped), then like B for volatile; bull at once
+        [U, U, U],
+        [U, U, U],
+        [BULL, BULL, U],
+        [BULL, BEAR, U],  # day 3: switch to bear
+        [SIDEWAYS, BEAR, U],
+        [BEAR, BEAR, BEAR],  # A detects bear: lag 2
+        [BEAR, SIDEWAYS, BEAR],
+        [BEAR, BEAR, BEAR],  # day 7: switch to volatile
+        [SIDEWAYS, VOLATILE, VOLATILE],
+        [VOLATILE, SIDEWAYS, BULL],  # day 9: switch to bull; A's volatile comes too late
+        [SIDEWAYS, BULL, BULL],
+    ]
+)
 
 
 def test_detection_lag_hand_checked():
     lags = rd.detection_lag(TRUE, DETECTED, tickers=["A", "B", "C"])
-    got = {(r.ticker, r.day): (r.from_regime, r.to_regime, r.spell_days,
-                               None if np.isnan(r.lag) else r.lag, r.detected, r.outcome)
-           for r in lags.itertuples()}
+    got = {
+        (r.ticker, r.day): (
+            r.from_regime,
+            r.to_regime,
+            r.spell_days,
+            None if np.isnan(r.lag) else r.lag,
+            r.detected,
+            r.outcome,
+        )
+        for r in lags.itertuples()
+    }
     assert got == {
         ("A", 3): ("bull", "bear", 4, 2.0, True, "detected"),
         ("B", 3): ("bull", "bear", 4, 0.0, True, "detected"),
@@ -170,11 +179,18 @@ def test_detection_lag_no_switch_gives_empty_frame():
 
 def test_lag_summary_and_kaplan_meier_hand_checked():
     # bull switches: detected after 0 and 2 days, one censored after a 1-day spell.
-    lags = pd.DataFrame({
-        "ticker": [0, 0, 0], "day": [10, 20, 30], "from_regime": ["bear"] * 3,
-        "to_regime": ["bull"] * 3, "spell_days": [5, 9, 1], "lag": [0.0, 2.0, np.nan],
-        "detected": [True, True, False], "outcome": ["detected", "detected", "regime_ended"],
-    })
+    lags = pd.DataFrame(
+        {
+            "ticker": [0, 0, 0],
+            "day": [10, 20, 30],
+            "from_regime": ["bear"] * 3,
+            "to_regime": ["bull"] * 3,
+            "spell_days": [5, 9, 1],
+            "lag": [0.0, 2.0, np.nan],
+            "detected": [True, True, False],
+            "outcome": ["detected", "detected", "regime_ended"],
+        }
+    )
     curve = rd.detection_curve(lags, max_days=3)
     # x=0: 3 at risk, 1 event -> S=2/3; x=1: 1 at risk (censored left), 0 events;
     # x=2: 1 at risk, 1 event -> S=0.
@@ -193,14 +209,24 @@ def test_lag_summary_and_kaplan_meier_hand_checked():
 def test_kaplan_meier_without_censoring_is_the_empirical_cdf():
     rng = np.random.default_rng(0)
     lag = rng.integers(0, 15, size=40).astype(float)
-    lags = pd.DataFrame({"ticker": 0, "day": np.arange(40), "from_regime": "bull",
-                         "to_regime": "sideways", "spell_days": lag.astype(int) + 30, "lag": lag,
-                         "detected": True, "outcome": "detected"})
+    lags = pd.DataFrame(
+        {
+            "ticker": 0,
+            "day": np.arange(40),
+            "from_regime": "bull",
+            "to_regime": "sideways",
+            "spell_days": lag.astype(int) + 30,
+            "lag": lag,
+            "detected": True,
+            "outcome": "detected",
+        }
+    )
     curve = rd.detection_curve(lags, max_days=20)["sideways"].to_numpy()
     ecdf = np.array([np.mean(lag <= x) for x in range(21)])
     np.testing.assert_allclose(curve, ecdf, atol=1e-12)
-    assert rd.lag_summary(lags).loc["sideways", "km_median_lag"] == \
-        float(np.flatnonzero(ecdf >= 0.5)[0])
+    assert rd.lag_summary(lags).loc["sideways", "km_median_lag"] == float(
+        np.flatnonzero(ecdf >= 0.5)[0]
+    )
 
 
 def test_detection_lag_agrees_with_the_real_detector_day_by_day():
@@ -211,10 +237,10 @@ def test_detection_lag_agrees_with_the_real_detector_day_by_day():
     assert len(lags) > 0
     for r in lags.itertuples():
         code = REGIMES.index(r.to_regime)
-        spell = detected[r.day:r.day + r.spell_days, r.ticker]
-        assert (true[r.day:r.day + r.spell_days] == code).all()
+        spell = detected[r.day : r.day + r.spell_days, r.ticker]
+        assert (true[r.day : r.day + r.spell_days] == code).all()
         if r.detected:
-            assert spell[int(r.lag)] == code and not (spell[:int(r.lag)] == code).any()
+            assert spell[int(r.lag)] == code and not (spell[: int(r.lag)] == code).any()
         else:
             assert not (spell == code).any()
             assert (r.outcome == "series_ended") == (r.day + r.spell_days == market.n_days)
@@ -224,10 +250,22 @@ def test_detection_lag_agrees_with_the_real_detector_day_by_day():
 def _tiny_market() -> Market:
     close = np.array([[100.0], [110.0], [99.0], [99.0]])
     dates = pd.bdate_range("2020-01-01", periods=4)
-    return Market(dates, ("T",), close, close, close, close, np.ones_like(close),
-                  regimes=pd.Series(["bull", "bull", "bear", "bear"], index=dates),
-                  name="tiny", params={"edge": 0.5, "drift": [0.002, -0.002, 0.0, 0.001],
-                                       "vol": [0.01, 0.02, 0.03, 0.004]})
+    return Market(
+        dates,
+        ("T",),
+        close,
+        close,
+        close,
+        close,
+        np.ones_like(close),
+        regimes=pd.Series(["bull", "bull", "bear", "bear"], index=dates),
+        name="tiny",
+        params={
+            "edge": 0.5,
+            "drift": [0.002, -0.002, 0.0, 0.001],
+            "vol": [0.01, 0.02, 0.03, 0.004],
+        },
+    )
 
 
 def test_regime_return_stats_hand_checked():
@@ -238,7 +276,8 @@ def test_regime_return_stats_hand_checked():
     assert stats.loc["bear", "drift_realised"] == pytest.approx(-0.05)
     assert stats.loc["bull", "vol_realised"] == pytest.approx(0.0, abs=1e-12)
     assert stats.loc["bear", "vol_realised"] == pytest.approx(
-        np.std([np.log(0.9), 0, np.log(0.9), 0], ddof=1))
+        np.std([np.log(0.9), 0, np.log(0.9), 0], ddof=1)
+    )
     assert stats.loc["bear", "drift_generator"] == pytest.approx(-0.001)
     assert stats["vol_generator"].tolist() == [0.01, 0.02, 0.03, 0.004]
     assert stats.loc["volatile", "n_obs"] == 0 and np.isnan(stats.loc["volatile", "drift_realised"])
@@ -246,12 +285,23 @@ def test_regime_return_stats_hand_checked():
 
 def test_regime_return_stats_refuses_mixed_or_unparameterised_markets():
     m = _tiny_market()
-    other = Market(m.dates, m.tickers, m.open, m.high, m.low, m.close, m.volume,
-                   regimes=m.regimes, name="other", params={**m.params, "edge": 1.0})
+    other = Market(
+        m.dates,
+        m.tickers,
+        m.open,
+        m.high,
+        m.low,
+        m.close,
+        m.volume,
+        regimes=m.regimes,
+        name="other",
+        params={**m.params, "edge": 1.0},
+    )
     with pytest.raises(ValueError, match="one generator setting"):
         rd.regime_return_stats([m, other])
-    bare = Market(m.dates, m.tickers, m.open, m.high, m.low, m.close, m.volume,
-                  regimes=m.regimes, name="bare")
+    bare = Market(
+        m.dates, m.tickers, m.open, m.high, m.low, m.close, m.volume, regimes=m.regimes, name="bare"
+    )
     with pytest.raises(ValueError, match="generator's parameters"):
         rd.regime_return_stats([bare])
     with pytest.raises(ValueError, match="at least one market"):
@@ -259,8 +309,9 @@ def test_regime_return_stats_refuses_mixed_or_unparameterised_markets():
 
 
 def test_regime_return_stats_recovers_the_generator_on_the_placebo():
-    stats = rd.regime_return_stats([generate_market(s, n_days=600, n_tickers=5, edge=0.0)
-                                    for s in range(3)])
+    stats = rd.regime_return_stats(
+        [generate_market(s, n_days=600, n_tickers=5, edge=0.0) for s in range(3)]
+    )
     np.testing.assert_allclose(stats["vol_realised"], stats["vol_generator"], rtol=0.08)
     assert (stats["drift_realised"].abs() < 0.002).all()
     assert (stats["drift_generator"] == 0).all()
@@ -278,8 +329,10 @@ def test_generate_markets_writes_both_twins_where_marketspec_reads(tmp_path):
             np.testing.assert_array_equal(back.close, made.close)
             assert back.regimes.tolist() == made.regimes.tolist()
     # pooled confusion = sum of each market's own
-    want = sum(rd.confusion_matrix(m.regimes, detect_regimes(m.close))
-               for m in (generate_market(s, n_days=150, n_tickers=2, edge=0.5) for s in (1, 2)))
+    want = sum(
+        rd.confusion_matrix(m.regimes, detect_regimes(m.close))
+        for m in (generate_market(s, n_days=150, n_tickers=2, edge=0.5) for s in (1, 2))
+    )
     pd.testing.assert_frame_equal(diag.confusion["edge"], want)
     assert set(diag.lags) == {"edge", "placebo"} and set(diag.lags["edge"]["seed"]) <= {1, 2}
     assert diag.oracle.index.tolist() == [1, 2]
@@ -287,8 +340,7 @@ def test_generate_markets_writes_both_twins_where_marketspec_reads(tmp_path):
     assert (diag.oracle["edge_h1"] > 0).all()
     summary = diag.summary()
     assert set(summary) == {"confusion", "detection_lag", "oracle_hit_rate", "regime_returns"}
-    assert summary["confusion"]["edge"]["counts"]["bull"]["bull"] == \
-        int(want.loc["bull", "bull"])
+    assert summary["confusion"]["edge"]["counts"]["bull"]["bull"] == int(want.loc["bull", "bull"])
 
 
 def test_generate_markets_placebo_only_when_edge_is_zero(tmp_path):

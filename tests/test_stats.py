@@ -1,4 +1,4 @@
-"""Tests for retrainlab.stats: paired comparison across seeds and the bootstrap CI."""
+"""Tests for retrainlab.analytics.stats: paired comparison across seeds and the bootstrap CI."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from retrainlab.stats import PairedComparison, bootstrap_mean_ci, compare_paired
+from retrainlab.analytics.stats import PairedComparison, bootstrap_mean_ci, compare_paired
 
 
 @pytest.fixture
@@ -77,8 +77,9 @@ def test_nan_pairs_are_dropped():
 def test_small_samples_never_raise():
     empty = compare_paired([], [])
     assert empty.n == 0 and empty.wilcoxon_p == 1.0
-    assert all(math.isnan(v) for v in (empty.mean_a, empty.mean_diff, empty.ci_low,
-                                       empty.share_b_wins))
+    assert all(
+        math.isnan(v) for v in (empty.mean_a, empty.mean_diff, empty.ci_low, empty.share_b_wins)
+    )
     one = compare_paired([1.0], [3.0])
     assert one.n == 1 and one.mean_diff == 2.0 and one.share_b_wins == 1.0
     assert math.isnan(one.ci_low) and math.isnan(one.ci_high) and one.wilcoxon_p == 1.0

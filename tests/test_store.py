@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retrainlab.store import (
+from retrainlab.live.store import (
     APPLICATION_ID,
     SCHEMA_VERSION,
     NotAStateDatabase,
@@ -48,8 +48,9 @@ def test_empty_file_is_initialised(db):
         assert store.get_meta("application") == "retrainlab"
 
 
-@pytest.mark.parametrize("content", [b"hello, I am a CSV\n1,2,3\n", b"\x00" * 4096,
-                                     b"PK\x03\x04 a zip file"])
+@pytest.mark.parametrize(
+    "content", [b"hello, I am a CSV\n1,2,3\n", b"\x00" * 4096, b"PK\x03\x04 a zip file"]
+)
 def test_non_sqlite_file_is_refused_and_left_alone(db, content):
     db.write_bytes(content)
     with pytest.raises(NotAStateDatabase, match="not a retrainlab state database.*not an SQLite"):
@@ -82,8 +83,9 @@ def test_sqlite_with_another_application_id_is_refused(db):
 def test_newer_schema_is_refused(db):
     StateStore(db).close()
     con = sqlite3.connect(db)
-    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
-                (str(SCHEMA_VERSION + 1),))
+    con.execute(
+        "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),)
+    )
     con.commit()
     con.close()
     with pytest.raises(NotAStateDatabase, match="newer"):
@@ -116,9 +118,18 @@ def test_failed_transaction_stores_nothing(db):
 
 def test_constraints_reject_bad_rows(db):
     """The schema is a second line of defence behind the facade's validation."""
-    row = {"recorded_at": "t", "symbol": "A", "direction": "long", "entry_price": 1.0,
-           "exit_price": 1.0, "size": 1.0, "entry_time": "t", "exit_time": "t",
-           "regime": -1, "pnl_pct": 0.0}
+    row = {
+        "recorded_at": "t",
+        "symbol": "A",
+        "direction": "long",
+        "entry_price": 1.0,
+        "exit_price": 1.0,
+        "size": 1.0,
+        "entry_time": "t",
+        "exit_time": "t",
+        "regime": -1,
+        "pnl_pct": 0.0,
+    }
     with StateStore(db) as store:
         store.insert_trade(row)
         for bad in ({"direction": "up"}, {"entry_price": 0.0}, {"size": -1.0}):

@@ -11,8 +11,8 @@ import pytest
 
 import retrainlab as rl
 from retrainlab import synthetic
-from retrainlab.market import REGIMES, regime_codes
-from retrainlab.synthetic import (
+from retrainlab.engine.market import REGIMES, regime_codes
+from retrainlab.engine.synthetic import (
     generate_market,
     oracle_hit_rate,
     stationary_distribution,
@@ -337,8 +337,9 @@ def test_bad_seed_raises(seed):
 
 def test_initial_regime_is_respected():
     for name in REGIMES:
-        assert generate_market(0, n_days=100, n_tickers=1, initial_regime=name).regimes.iloc[0] \
-            == name
+        assert (
+            generate_market(0, n_days=100, n_tickers=1, initial_regime=name).regimes.iloc[0] == name
+        )
 
 
 def test_explosive_planted_momentum_is_refused_not_returned_as_inf():

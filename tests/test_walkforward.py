@@ -11,10 +11,10 @@ import pytest
 from scipy import stats
 
 from retrainlab import NEW, OLD, TradeOutcome, generate_market, metrics, walk_forward
-from retrainlab.features import FEATURE_NAMES
-from retrainlab.fixes.confidence_sizing import bet_size
-from retrainlab.model import design_columns
-from retrainlab.walkforward import WalkForwardResult, decision_days, first_decision_day
+from retrainlab.engine.features import FEATURE_NAMES
+from retrainlab.engine.fixes.confidence_sizing import bet_size
+from retrainlab.engine.model import design_columns
+from retrainlab.engine.walkforward import WalkForwardResult, decision_days, first_decision_day
 
 
 @functools.cache
@@ -51,8 +51,19 @@ def test_shapes_and_indexes(res):
     assert set(res.regimes.stack().dropna().unique()) <= {"bull", "bear", "volatile", "sideways"}
     assert res.market_regimes.index.equals(m.dates)
     assert list(res.trades.columns) == [
-        "ticker", "entry_date", "exit_date", "side", "size", "prob", "confidence", "regime",
-        "entry_price", "exit_price", "pnl_pct", "trade_return"]
+        "ticker",
+        "entry_date",
+        "exit_date",
+        "side",
+        "size",
+        "prob",
+        "confidence",
+        "regime",
+        "entry_price",
+        "exit_price",
+        "pnl_pct",
+        "trade_return",
+    ]
     assert list(res.coefficients.columns) == [*design_columns(res.config), "intercept"]
     assert len(res.coefficients) == res.fits["fitted"].sum() == len(res.fit_dates)
     assert res.features.shape == (m.n_days, m.n_tickers, len(FEATURE_NAMES))
@@ -91,7 +102,7 @@ def test_positions_trades_and_returns_agree(res):
         i, j = day[tr.entry_date], col[tr.ticker]
         assert day[tr.exit_date] == i + h
         sign = 1 if tr.side == "long" else -1
-        np.testing.assert_array_equal(pos[i:i + h, j], sign * tr.size)
+        np.testing.assert_array_equal(pos[i : i + h, j], sign * tr.size)
         assert tr.entry_price == m.close[i, j] and tr.exit_price == m.close[i + h, j]
         assert tr.pnl_pct == pytest.approx(sign * (m.close[i + h, j] / m.close[i, j] - 1))
         assert tr.prob == res.probabilities.iloc[i, j]
@@ -122,7 +133,7 @@ def test_adaptive_thresholds_use_strictly_earlier_probabilities():
     th = new.thresholds.to_numpy()
     for i in range(len(probs)):
         history = probs[:i].ravel()
-        history = history[np.isfinite(history)][-cfg.threshold_history:]
+        history = history[np.isfinite(history)][-cfg.threshold_history :]
         if history.size < cfg.threshold_min_history:
             expected = (0.55, 0.45)
         else:
@@ -159,11 +170,20 @@ def test_external_outcomes_enter_training_only_with_the_feedback_switch():
     ignored = walk_forward(m, OLD, outcomes=outs)  # switch off: outcomes are not used
     np.testing.assert_array_equal(ignored.probabilities, result("OLD").probabilities)
     # outcomes without features take the market's features at entry
-    bare = [TradeOutcome(symbol=x.symbol, direction=x.direction, entry_price=x.entry_price,
-                         exit_price=x.exit_price, entry_time=x.entry_time,
-                         exit_time=x.exit_time) for x in outs]
-    np.testing.assert_array_equal(walk_forward(m, fb, outcomes=bare).probabilities,
-                                  with_outs.probabilities)
+    bare = [
+        TradeOutcome(
+            symbol=x.symbol,
+            direction=x.direction,
+            entry_price=x.entry_price,
+            exit_price=x.exit_price,
+            entry_time=x.entry_time,
+            exit_time=x.exit_time,
+        )
+        for x in outs
+    ]
+    np.testing.assert_array_equal(
+        walk_forward(m, fb, outcomes=bare).probabilities, with_outs.probabilities
+    )
 
 
 def test_metrics(res):
@@ -224,8 +244,9 @@ def test_placebo_has_no_significant_edge():
 def test_new_finds_a_planted_edge():
     """edge = 3: NEW's decisions call the 5-day direction right more than 55 % of the time
     (mean hit rate over 3 seeds; a coin is 50 %, the placebo above stays near 50 %)."""
-    hits = [walk_forward(generate_market(seed, edge=3.0), NEW).metrics["hit_rate"]
-            for seed in range(3)]
+    hits = [
+        walk_forward(generate_market(seed, edge=3.0), NEW).metrics["hit_rate"] for seed in range(3)
+    ]
     assert np.mean(hits) > 0.55, hits
 
 

@@ -13,29 +13,56 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .config import FIXES, NEW, OLD, RetrainConfig
-from .market import REGIMES, Market
+from retrainlab.engine.config import FIXES, NEW, OLD, RetrainConfig
+from retrainlab.engine.market import REGIMES, Market
 
 __version__ = "0.1.0"
 
 # public name -> module that defines it (imported on first use)
 _LAZY: dict[str, str] = {
-    "generate_market": "synthetic",
-    "load_prices": "market",
-    "load_real_market": "market",
-    "walk_forward": "walkforward",
-    "WalkForwardResult": "walkforward",
-    "TradeOutcome": "fixes.feedback_loop",
-    "AdaptiveThresholds": "fixes.adaptive_thresholds",
-    "MLIntegration": "integration",
-    "get_ml_signal": "integration",
-    "record_trade": "integration",
-    "get_ml_stats": "integration",
-    "trigger_retraining": "integration",
+    "generate_market": "engine.synthetic",
+    "load_prices": "engine.market",
+    "load_real_market": "engine.market",
+    "walk_forward": "engine.walkforward",
+    "WalkForwardResult": "engine.walkforward",
+    "TradeOutcome": "engine.fixes.feedback_loop",
+    "AdaptiveThresholds": "engine.fixes.adaptive_thresholds",
+    "MLIntegration": "live.facade",
+    "get_ml_signal": "live.facade",
+    "record_trade": "live.facade",
+    "get_ml_stats": "live.facade",
+    "trigger_retraining": "live.facade",
 }
-_SUBMODULES = ("audit", "figures", "metrics", "published", "stats", "fixes", "integration", "report",
-               "mechanisms", "regime_diagnostics", "market", "config", "bench", "store",
-               "experiments", "params", "synthetic", "walkforward", "features", "model")
+# short module names kept from the flat layout (``rl.metrics``, ``rl.stats``, ...) -> home
+_SUBMODULES: dict[str, str] = {
+    # the sub-packages themselves
+    "analytics": "analytics",
+    "common": "common",
+    "engine": "engine",
+    "live": "live",
+    "published": "published",
+    "research": "research",
+    # modules by their short names
+    "metrics": "analytics.metrics",
+    "stats": "analytics.stats",
+    "audit": "published.audit",
+    "config": "engine.config",
+    "market": "engine.market",
+    "synthetic": "engine.synthetic",
+    "features": "engine.features",
+    "model": "engine.model",
+    "fixes": "engine.fixes",
+    "walkforward": "engine.walkforward",
+    "experiments": "research.experiments",
+    "params": "research.params",
+    "regime_diagnostics": "research.regime_diagnostics",
+    "mechanisms": "research.mechanisms",
+    "figures": "research.figures",
+    "report": "research.report",
+    "bench": "research.bench",
+    "store": "live.store",
+    "integration": "live.facade",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -43,7 +70,7 @@ def __getattr__(name: str) -> Any:
         module = importlib.import_module(f".{_LAZY[name]}", __name__)
         return getattr(module, name)
     if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
+        return importlib.import_module(f".{_SUBMODULES[name]}", __name__)
     raise AttributeError(f"module 'retrainlab' has no attribute {name!r}")
 
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 import importlib
 import sys
 
-from ._names import suggest
+from retrainlab.common.names import suggest
 
 # command -> (module, one-line help). Each module defines ``main(argv: list[str]) -> int``.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "replicate": ("published", "reproduce the published validation run (table or --json)"),
-    "render-report": ("report", "render an executed report notebook to HTML and Markdown"),
-    "bench": ("bench", "time walk_forward (the hot path) and print the figures"),
-    "signal": ("integration_cli", "facade: a signal for one symbol's price file (JSON out)"),
-    "record-trade": ("integration_cli", "facade: record a closed trade (JSON out)"),
-    "retrain": ("integration_cli", "facade: retrain on price files plus recorded trades"),
-    "stats": ("integration_cli", "facade: model, thresholds, trades and predictions (JSON)"),
+    "replicate": (
+        "published.replication",
+        "reproduce the published validation run (table or --json)",
+    ),
+    "render-report": ("research.report", "render an executed report notebook to HTML and Markdown"),
+    "bench": ("research.bench", "time walk_forward (the hot path) and print the figures"),
+    "signal": ("live.cli", "facade: a signal for one symbol's price file (JSON out)"),
+    "record-trade": ("live.cli", "facade: record a closed trade (JSON out)"),
+    "retrain": ("live.cli", "facade: retrain on price files plus recorded trades"),
+    "stats": ("live.cli", "facade: model, thresholds, trades and predictions (JSON)"),
 }
 
 
@@ -32,11 +35,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
-        print(f"unknown command {command!r}.{suggest(command, COMMANDS)}\n\n{_usage()}",
-              file=sys.stderr)
+        print(
+            f"unknown command {command!r}.{suggest(command, COMMANDS)}\n\n{_usage()}",
+            file=sys.stderr,
+        )
         return 2
     module = importlib.import_module(f"retrainlab.{COMMANDS[command][0]}")
-    if COMMANDS[command][0] == "integration_cli":
+    if COMMANDS[command][0] == "live.cli":
         return module.main([command, *rest])
     return module.main(rest)
 

@@ -1,0 +1,1 @@
+"""Small helpers every layer shares: names with "did you mean" and JSON-safe values."""

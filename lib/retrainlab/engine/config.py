@@ -1,0 +1,173 @@
+"""`RetrainConfig`: every knob of the retraining system, with the six published fixes as switches.
+
+``OLD = RetrainConfig()`` is the system before the fixes; ``NEW = OLD.with_fixes(*FIXES)`` is the
+system the published report describes. Ablation variants are ``OLD.with_fix(name)`` and
+``NEW.without_fix(name)``. Everything else (model, horizon, cadence, costs) is shared, so OLD and
+NEW differ only in the switches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from retrainlab.common.names import check_name
+
+#: The six fixes of the published report, in its order. Each is one boolean field of RetrainConfig
+#: and lives in one module: ``retrainlab.fixes.<name>``.
+FIXES: tuple[str, ...] = (
+    "profit_weighted_loss",
+    "feedback_loop",
+    "adaptive_thresholds",
+    "regime_awareness",
+    "long_lookback",
+    "confidence_sizing",
+)
+
+
+@dataclass(frozen=True)
+class RetrainConfig:
+    """Configuration of one retraining system (immutable; derive variants with ``with_fix``).
+
+    The six booleans are the published fixes (see ``FIXES``); the rest is shared by OLD and NEW.
+    """
+
+    # --- the six fixes (False = OLD behaviour) ---
+    profit_weighted_loss: bool = False  # sample_weight = |forward return|, scaled to mean 1
+    feedback_loop: bool = False  # closed trade outcomes re-enter training
+    adaptive_thresholds: bool = False  # thresholds from the model's own trailing probabilities
+    regime_awareness: bool = False  # regime one-hots and regime x feature interactions
+    long_lookback: bool = False  # train on long_window days instead of short_window
+    confidence_sizing: bool = False  # size 0.5 + m(p) instead of 1
+
+    # --- shared protocol ---
+    horizon: int = 5  # holding period and label horizon, in trading days
+    retrain_every: int = 21  # trading days between model refits
+    short_window: int = 30  # training window (days) without long_lookback
+    long_window: int = 252  # training window (days) with long_lookback
+    cost_bps: float = 5.0  # cost per unit of turnover, in basis points
+    warmup: int = 60  # first decision no earlier than this many rows (longest feature window)
+
+    # --- static thresholds (OLD) ---
+    long_threshold: float = 0.52
+    short_threshold: float = 0.48
+
+    # --- adaptive thresholds (NEW) ---
+    adaptive_base_long: float = 0.55  # used until enough probability history exists
+    adaptive_base_short: float = 0.45
+    neutral_share: float = 0.30  # target share of neutral decisions
+    threshold_floor: float = 0.40
+    threshold_ceiling: float = 0.60
+    threshold_history: int = 252  # trailing probabilities (pooled decisions) used for quantiles
+    threshold_min_history: int = 50  # below this many, use the base thresholds
+
+    # --- feedback loop ---
+    feedback_pnl_scale: float = 5.0  # weight = (1 + scale * |pnl_pct|) * (loss_multiplier if loss)
+    feedback_loss_multiplier: float = 1.5
+
+    # --- model (same estimator for OLD and NEW) ---
+    C: float = 1.0  # inverse L2 strength of LogisticRegression
+    max_iter: int = 200
+    min_train_samples: int = 20  # fewer purged samples than this: no fit, stay neutral
+
+    def __post_init__(self) -> None:
+        for name in FIXES:
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"RetrainConfig.{name} must be a bool, got {getattr(self, name)!r}")
+        positive_ints = (
+            "horizon",
+            "retrain_every",
+            "short_window",
+            "long_window",
+            "warmup",
+            "threshold_history",
+            "threshold_min_history",
+            "max_iter",
+            "min_train_samples",
+        )
+        for name in positive_ints:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"RetrainConfig.{name} must be a positive int, got {value!r}")
+        if not 0.0 <= self.short_threshold <= self.long_threshold <= 1.0:
+            raise ValueError("need 0 <= short_threshold <= long_threshold <= 1")
+        if not 0.0 <= self.threshold_floor <= 0.5 <= self.threshold_ceiling <= 1.0:
+            raise ValueError("need 0 <= threshold_floor <= 0.5 <= threshold_ceiling <= 1")
+        if not 0.0 <= self.neutral_share < 1.0:
+            raise ValueError(f"neutral_share must be in [0, 1), got {self.neutral_share!r}")
+        if self.cost_bps < 0 or self.C <= 0:
+            raise ValueError("cost_bps must be >= 0 and C > 0")
+
+    # ------------------------------------------------------------------ fixes
+    @property
+    def fixes(self) -> tuple[str, ...]:
+        """The fixes switched on, in ``FIXES`` order."""
+        return tuple(name for name in FIXES if getattr(self, name))
+
+    def with_fix(self, name: str) -> RetrainConfig:
+        """This config with fix ``name`` switched on."""
+        return dataclasses.replace(self, **{check_name(name, FIXES, "fix"): True})
+
+    def without_fix(self, name: str) -> RetrainConfig:
+        """This config with fix ``name`` switched off."""
+        return dataclasses.replace(self, **{check_name(name, FIXES, "fix"): False})
+
+    def with_fixes(self, *names: str) -> RetrainConfig:
+        """This config with every fix in ``names`` switched on."""
+        return dataclasses.replace(self, **{check_name(n, FIXES, "fix"): True for n in names})
+
+    def replace(self, **changes: Any) -> RetrainConfig:
+        """A copy with fields changed; unknown field names raise with a suggestion."""
+        fields = [f.name for f in dataclasses.fields(self)]
+        for name in changes:
+            check_name(name, fields, "RetrainConfig field")
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def label(self) -> str:
+        """Short human label: ``OLD``, ``NEW``, ``OLD+fix``, ``NEW-fix`` or ``OLD+a+b``."""
+        on = self.fixes
+        # A "*" marks a protocol (horizon, costs, ...) that differs from the defaults.
+        suffix = "" if _protocol(self) == _protocol(RetrainConfig()) else "*"
+        if not on:
+            return "OLD" + suffix
+        if len(on) == len(FIXES):
+            return "NEW" + suffix
+        if len(on) == len(FIXES) - 1:
+            missing = next(n for n in FIXES if n not in on)
+            return f"NEW-{missing}{suffix}"
+        return "OLD+" + "+".join(on) + suffix
+
+    # ------------------------------------------------------------------ identity
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as plain values (JSON-safe)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RetrainConfig:
+        """Inverse of ``to_dict``; unknown keys raise with a suggestion."""
+        return cls().replace(**values)
+
+    def key(self) -> str:
+        """A stable short hash of every field, for caches and result files."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    @property
+    def train_window(self) -> int:
+        """Training window in days: the one place ``long_lookback`` acts (see fixes.long_lookback)."""
+        from retrainlab.engine.fixes.long_lookback import training_window
+
+        return training_window(self)
+
+
+def _protocol(config: RetrainConfig) -> dict[str, Any]:
+    """The non-fix fields of ``config``."""
+    return {k: v for k, v in config.to_dict().items() if k not in FIXES}
+
+
+OLD = RetrainConfig()
+NEW = OLD.with_fixes(*FIXES)

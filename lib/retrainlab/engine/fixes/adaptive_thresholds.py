@@ -1,0 +1,162 @@
+"""Fix 3, adaptive thresholds: cut the model's probabilities at quantiles of its own history.
+
+OLD uses static thresholds (long above 0.52, short below 0.48). A model whose probabilities all
+sit on one side of 0.5 (common: in a rising market almost every probability is above 0.5) then
+signals in one direction only. ``AdaptiveThresholds`` instead keeps the trailing distribution of
+the model's own probabilities (the last ``threshold_history`` of them, pooled across tickers)
+and sets
+
+* long threshold  = its ``(1 + n) / 2`` quantile,
+* short threshold = its ``(1 - n) / 2`` quantile,
+
+with ``n = neutral_share`` the target share of neutral decisions, both clipped to
+``[threshold_floor, threshold_ceiling]`` (0.40 / 0.60). Until ``threshold_min_history``
+probabilities have been observed, the base thresholds 0.55 / 0.45 apply.
+
+The caller decides causality: ``observe`` the probabilities of a decision date only after
+classifying that date, and the thresholds at any date come from strictly earlier decisions.
+Quantiles are numpy's default (linear interpolation).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from retrainlab.engine.config import RetrainConfig
+
+_PARAMS = (
+    "adaptive_base_long",
+    "adaptive_base_short",
+    "neutral_share",
+    "threshold_floor",
+    "threshold_ceiling",
+    "threshold_history",
+    "threshold_min_history",
+)
+
+
+def classify(
+    p: np.ndarray | float, long_threshold: float, short_threshold: float
+) -> np.ndarray | str:
+    """ "long" if ``p > long_threshold``, "short" if ``p < short_threshold``, else "neutral".
+
+    NaN (no prediction) is "neutral". Works on a scalar (returns a str) or an array (returns an
+    object array of the same shape).
+    """
+    codes = signal_codes(p, long_threshold, short_threshold)
+    names = np.array(["short", "neutral", "long"], dtype=object)[codes + 1]
+    return str(names) if np.ndim(p) == 0 else names
+
+
+def signal_codes(
+    p: np.ndarray | float, long_threshold: float, short_threshold: float
+) -> np.ndarray:
+    """+1 (long), -1 (short) or 0 (neutral, also for NaN) as an int array of ``p``'s shape."""
+    p = np.asarray(p, dtype=np.float64)
+    return (p > long_threshold).astype(np.int64) - (p < short_threshold).astype(np.int64)
+
+
+class AdaptiveThresholds:
+    """Long/short thresholds from quantiles of the model's own trailing probabilities.
+
+    Parameters
+    ----------
+    config : a ``RetrainConfig`` (only its threshold fields are read); default ``RetrainConfig()``.
+
+    Examples
+    --------
+    >>> at = AdaptiveThresholds()
+    >>> at.thresholds
+    (0.55, 0.45)
+    >>> at.observe(np.linspace(0.3, 0.7, 101))
+    >>> at.thresholds  # 65 % and 35 % quantiles of the history
+    (0.56, 0.44)
+    """
+
+    def __init__(self, config: RetrainConfig | None = None) -> None:
+        if config is None:
+            from retrainlab.engine.config import RetrainConfig
+
+            config = RetrainConfig()
+        for name in _PARAMS:
+            setattr(self, name, getattr(config, name))
+        self._history = np.empty(0)
+        self._cache: tuple[float, float] | None = None
+
+    # ------------------------------------------------------------------ state
+    def observe(self, probs: np.ndarray | float) -> None:
+        """Add probabilities to the history (NaNs are ignored); keeps the last ``threshold_history``."""
+        p = np.asarray(probs, dtype=np.float64).ravel()
+        p = p[~np.isnan(p)]
+        if p.size == 0:
+            return
+        if np.any((p < 0) | (p > 1)):
+            raise ValueError("probabilities must lie in [0, 1]")
+        self._history = np.concatenate([self._history, p])[-self.threshold_history :]
+        self._cache = None
+
+    @property
+    def history(self) -> np.ndarray:
+        """The probabilities currently used for the quantiles (oldest first; a copy)."""
+        return self._history.copy()
+
+    @property
+    def n_observed(self) -> int:
+        """How many probabilities the history holds (at most ``threshold_history``)."""
+        return int(self._history.size)
+
+    @property
+    def thresholds(self) -> tuple[float, float]:
+        """``(long_threshold, short_threshold)`` for the next decision."""
+        if self._cache is None:
+            if self._history.size < self.threshold_min_history:
+                self._cache = (float(self.adaptive_base_long), float(self.adaptive_base_short))
+            else:
+                n = self.neutral_share
+                low, high = np.quantile(self._history, [(1.0 - n) / 2.0, (1.0 + n) / 2.0])
+                lo, hi = self.threshold_floor, self.threshold_ceiling
+                self._cache = (float(min(max(high, lo), hi)), float(min(max(low, lo), hi)))
+        return self._cache
+
+    def classify(self, p: np.ndarray | float) -> np.ndarray | str:
+        """Classify probabilities with the current thresholds (see module-level ``classify``)."""
+        long_threshold, short_threshold = self.thresholds
+        return classify(p, long_threshold, short_threshold)
+
+    def get_state(self) -> dict[str, Any]:
+        """JSON-safe state (parameters and history), for persistence."""
+        return {
+            "params": {name: getattr(self, name) for name in _PARAMS},
+            "history": [float(x) for x in self._history],
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore a state written by ``get_state``."""
+        try:
+            params, history = state["params"], state["history"]
+        except (KeyError, TypeError) as exc:
+            raise ValueError(
+                "state must be a dict with 'params' and 'history' (as written by get_state)"
+            ) from exc
+        unknown = set(params) - set(_PARAMS)
+        if unknown:
+            raise ValueError(f"unknown AdaptiveThresholds parameters {sorted(unknown)}")
+        for name, value in params.items():
+            setattr(self, name, value)
+        self._history = np.asarray(history, dtype=np.float64)[-self.threshold_history :]
+        self._cache = None
+
+    def __repr__(self) -> str:
+        long_threshold, short_threshold = self.thresholds
+        return (
+            f"AdaptiveThresholds(long={long_threshold:.4f}, short={short_threshold:.4f}, "
+            f"n_observed={self.n_observed})"
+        )
+
+
+def static_thresholds(config: RetrainConfig) -> tuple[float, float]:
+    """OLD's fixed ``(long_threshold, short_threshold)``."""
+    return float(config.long_threshold), float(config.short_threshold)

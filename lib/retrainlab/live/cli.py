@@ -1,0 +1,192 @@
+"""Operator commands for the production facade (JSON on stdout)::
+
+    python -m retrainlab signal --prices AAPL.csv [--symbol AAPL] [--state-dir DIR]
+    python -m retrainlab record-trade --symbol AAPL --direction long --entry 150 --exit 155 \\
+        --size 10000 [--entry-time T] [--exit-time T] [--state-dir DIR]
+    python -m retrainlab retrain [--prices FILE ...] [--state-dir DIR]
+    python -m retrainlab stats [--state-dir DIR]
+
+The same calls as the Python API (``retrainlab.integration.MLIntegration``), on the state
+directory ``--state-dir``, else ``$RETRAINLAB_STATE_DIR``, else the user data folder.
+
+Price files are CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``) with a ``close``
+column (``open``, ``high``, ``low``, ``volume``, ``date`` optional, names case-insensitive).
+A file with a ``ticker`` or ``symbol`` column holds several symbols; otherwise its symbol is
+``--symbol`` or the file name up to the first dot (``AAPL.csv`` -> ``AAPL``).
+
+Exit status: 0 done; 1 a retrain that could not run (its report, with the reason, is still
+printed); 2 bad input or a refused state directory (message on stderr, nothing stored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from retrainlab.common.names import suggest
+from retrainlab.engine.market import TICKER_COLUMNS
+
+COMMANDS: tuple[str, ...] = ("signal", "record-trade", "retrain", "stats")
+
+
+def read_price_file(path: str | Path) -> dict[str, pd.DataFrame]:
+    """``{symbol: frame}`` from one CSV or Parquet file (several symbols if it has a
+    ``ticker``/``symbol`` column, else one named after the file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"price file {str(path)!r} does not exist")
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        frame = pd.read_parquet(path)
+    elif name.endswith((".csv", ".csv.gz")):
+        frame = pd.read_csv(path)
+    else:
+        raise ValueError(
+            f"cannot read {str(path)!r}: expected a .csv, .csv.gz, .parquet or .pq file"
+        )
+    if len(frame.columns) and str(frame.columns[0]).startswith("Unnamed: 0"):
+        # a CSV written with its index: dates are kept as the date column, a row number dropped
+        first = frame.columns[0]
+        if pd.api.types.is_integer_dtype(frame[first]):
+            frame = frame.drop(columns=first)
+        else:
+            frame = frame.rename(columns={first: "date"})
+    ticker = next((c for c in frame.columns if str(c).strip().lower() in TICKER_COLUMNS), None)
+    if ticker is None:
+        return {path.name.split(".")[0]: frame}
+    if frame[ticker].isna().any():
+        raise ValueError(f"{path}: column {str(ticker)!r} has a missing symbol")
+    body = frame.drop(columns=ticker)
+    return {
+        str(symbol): part.reset_index(drop=True)
+        for symbol, part in body.groupby(frame[ticker].astype(str), sort=False)
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m retrainlab", description="Production facade: signals, trades, retraining."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.add_argument(
+            "--state-dir",
+            default=None,
+            help="state directory (default: $RETRAINLAB_STATE_DIR or the user data folder)",
+        )
+        return p
+
+    p = add("signal", "a signal for one symbol's price file (JSON out)")
+    p.add_argument("--prices", required=True, help="CSV or Parquet file of the symbol's bars")
+    p.add_argument(
+        "--symbol",
+        default=None,
+        help="symbol (default: the file name; required to pick one symbol of a multi-symbol file)",
+    )
+
+    p = add("record-trade", "record a closed trade (JSON out)")
+    p.add_argument("--symbol", required=True)
+    p.add_argument("--direction", required=True, help="long or short")
+    p.add_argument("--entry", required=True, type=float, help="entry price")
+    p.add_argument("--exit", required=True, type=float, dest="exit_price", help="exit price")
+    p.add_argument("--size", required=True, type=float, help="position notional (> 0)")
+    p.add_argument("--entry-time", default=None, help="ISO time (UTC if no zone)")
+    p.add_argument("--exit-time", default=None, help="ISO time (UTC if no zone; default now)")
+
+    p = add("retrain", "retrain on price files (or the stored histories) plus recorded trades")
+    p.add_argument(
+        "--prices",
+        nargs="+",
+        default=None,
+        metavar="FILE",
+        help="CSV or Parquet files (default: the histories stored by 'signal')",
+    )
+
+    add("stats", "model, thresholds, trades and predictions (JSON)")
+    return parser
+
+
+def _one_symbol(
+    frames: dict[str, pd.DataFrame], symbol: str | None, path: str
+) -> tuple[str, pd.DataFrame]:
+    if len(frames) == 1:
+        ((name, frame),) = frames.items()
+        return symbol or name, frame
+    if symbol is None:
+        raise ValueError(
+            f"{path} holds {len(frames)} symbols ({', '.join(frames)}); pick one with --symbol"
+        )
+    if symbol not in frames:
+        raise ValueError(
+            f"{path} has no symbol {symbol!r}.{suggest(symbol, frames)} Symbols: "
+            f"{', '.join(frames)}"
+        )
+    return symbol, frames[symbol]
+
+
+def _run(args: argparse.Namespace) -> tuple[Any, int]:
+    from retrainlab.live.facade import MLIntegration
+
+    if args.command == "signal":  # read the file before touching the state directory
+        symbol, frame = _one_symbol(read_price_file(args.prices), args.symbol, args.prices)
+    elif args.command == "retrain" and args.prices:
+        histories: dict[str, pd.DataFrame] = {}
+        for path in args.prices:
+            for symbol, frame in read_price_file(path).items():
+                if symbol in histories:
+                    raise ValueError(f"symbol {symbol!r} appears in more than one price file")
+                histories[symbol] = frame
+    with MLIntegration(args.state_dir) as ml:
+        if args.command == "signal":
+            return ml.signal(symbol, frame).to_dict(), 0
+        if args.command == "record-trade":
+            outcome = ml.record_trade(
+                args.symbol,
+                args.direction,
+                args.entry,
+                args.exit_price,
+                args.size,
+                entry_time=args.entry_time,
+                exit_time=args.exit_time,
+            )
+            out = outcome.to_dict()
+            out.update(
+                pnl_pct=outcome.pnl_pct,
+                label=outcome.label,
+                matched_prediction=not math.isnan(outcome.probability),
+            )
+            return out, 0
+        if args.command == "retrain":
+            report = ml.trigger_retraining(histories if args.prices else None)
+            return report.to_dict(), 0 if report.ok else 1
+        return ml.get_stats(), 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one facade command (``argv[0]`` in ``COMMANDS``); print JSON; return the exit code."""
+    from retrainlab.live.facade import jsonable
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
+        return int(exc.code or 0)
+    try:
+        result, code = _run(args)
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(jsonable(result), indent=2, allow_nan=False))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,561 @@
+"""Experiments: many (config, market) walk-forward runs, cached, in parallel, summarised per run.
+
+``sweep(configs, specs)`` evaluates every configuration on every market and returns one row per
+run with every metric the report uses. Each run is cached with ``joblib.Memory``, keyed by the
+config's fields, the market's parameters and the package's code fingerprint (version + a hash
+of its source), so OLD and NEW are computed once for all six ablations and a code change never
+serves a stale number. Work fans out with joblib over local cores, or over a Dask cluster when a
+scheduler address is given (``dask_address=`` or ``$RETRAINLAB_DASK_SCHEDULER``): same function,
+same seeds, identical results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from joblib import Memory, Parallel, delayed, parallel_config
+from tqdm import tqdm  # plain text bar: readable in executed notebooks and logs
+
+from retrainlab import __version__
+from retrainlab.analytics import metrics
+from retrainlab.common.names import check_name
+from retrainlab.engine.config import FIXES, NEW, OLD, RetrainConfig
+from retrainlab.engine.market import Market
+
+CACHE_ENV = "RETRAINLAB_CACHE"
+DASK_ENV = "RETRAINLAB_DASK_SCHEDULER"
+DEFAULT_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "joblib"
+#: Cost levels (bps per unit of turnover) every run is also scored at.
+COSTS_BPS: tuple[float, ...] = (0.0, 5.0, 10.0, 20.0)
+REAL_MARKETS: tuple[str, ...] = ("sp500", "nasdaq")
+
+
+# --------------------------------------------------------------------------- markets
+@dataclass(frozen=True)
+class MarketSpec:
+    """A market by its parameters: synthetic (seed, days, tickers, edge) or a real series.
+
+    For a real series (``kind`` "sp500", "nasdaq" or "both") ``n_days`` keeps the most recent
+    ``n_days`` rows, 0 keeps all; ``seed``, ``n_tickers`` and ``edge`` do not apply.
+    """
+
+    seed: int = 0
+    n_days: int = 1000
+    n_tickers: int = 10
+    edge: float = 1.0
+    kind: str = "synthetic"  # "synthetic", or a name accepted by market.load_real_market
+
+    def __post_init__(self) -> None:
+        check_name(self.kind, ("synthetic", *REAL_MARKETS, "both"), "market kind")
+
+    @property
+    def label(self) -> str:
+        if self.kind != "synthetic":
+            return self.kind if self.n_days == 0 else f"{self.kind}-last{self.n_days}d"
+        return f"seed{self.seed}-{'placebo' if self.edge == 0 else f'edge{self.edge:g}'}"
+
+    def path(self, data_dir: str | Path) -> Path:
+        return Path(data_dir) / f"{self.label}-{self.n_days}d-{self.n_tickers}t.parquet"
+
+    def build(self, data_dir: str | Path | None = None) -> Market:
+        """The market: read from ``data_dir`` if 01_generate_data wrote it, else generated."""
+        if self.kind != "synthetic":
+            from retrainlab.engine.market import load_real_market
+
+            market = load_real_market(self.kind)
+            if self.n_days == 0 or self.n_days >= market.n_days:
+                return market
+            return market._slice(slice(market.n_days - self.n_days, market.n_days))
+        if data_dir is not None and self.path(data_dir).exists():
+            return Market.from_parquet(self.path(data_dir))
+        from retrainlab.engine.synthetic import generate_market
+
+        return generate_market(
+            self.seed, n_days=self.n_days, n_tickers=self.n_tickers, edge=self.edge
+        )
+
+
+def synthetic_specs(
+    seeds: Iterable[int], n_days: int, n_tickers: int, edge: float
+) -> list[MarketSpec]:
+    """One synthetic MarketSpec per seed."""
+    return [MarketSpec(int(s), n_days, n_tickers, float(edge)) for s in seeds]
+
+
+# --------------------------------------------------------------------------- configurations
+def ablation_configs(fix: str) -> dict[str, RetrainConfig]:
+    """The four systems of one ablation: OLD, OLD + fix, NEW − fix, NEW."""
+    check_name(fix, FIXES, "fix")
+    return {
+        "OLD": OLD,
+        f"OLD+{fix}": OLD.with_fix(fix),
+        f"NEW-{fix}": NEW.without_fix(fix),
+        "NEW": NEW,
+    }
+
+
+def all_ablation_configs() -> dict[str, RetrainConfig]:
+    """Every configuration the six ablations evaluate (14: OLD, NEW, 6 x OLD+fix, 6 x NEW-fix)."""
+    configs: dict[str, RetrainConfig] = {}
+    for fix in FIXES:
+        configs.update(ablation_configs(fix))
+    return configs
+
+
+# --------------------------------------------------------------------------- one run
+def returns_at_cost(
+    returns: np.ndarray, positions: np.ndarray, cost_bps_in: float, cost_bps_out: float
+) -> np.ndarray:
+    """Daily returns re-costed: undo ``cost_bps_in`` per unit of turnover, charge ``cost_bps_out``.
+
+    Turnover on day d is ``sum_j |pos[d, j] - pos[d-1, j]| / n_tickers`` (flat before day 0), the
+    cost model of ``walk_forward``; a test checks this reproduces the engine's own net returns.
+    """
+    pos = np.nan_to_num(np.asarray(positions, dtype=float))
+    prev = np.vstack([np.zeros((1, pos.shape[1])), pos[:-1]])
+    daily_turnover = np.abs(pos - prev).sum(axis=1) / pos.shape[1]
+    return np.asarray(returns, dtype=float) + (cost_bps_in - cost_bps_out) / 1e4 * daily_turnover
+
+
+def summarize_run(result: Any, costs: Sequence[float] = COSTS_BPS) -> dict[str, float]:
+    """Every per-run number the notebooks use: the engine's metrics plus costs and PSR inputs."""
+    out: dict[str, float] = dict(result.metrics)
+    returns = result.returns.to_numpy(dtype=float)
+    # positions on the dates the return series covers (it starts at the first decision)
+    positions = result.positions.reindex(result.returns.index).to_numpy(dtype=float)
+    n_signals = max(1.0, out["n_long"] + out["n_short"] + out["n_neutral"])
+    out["neutral_share"] = out["n_neutral"] / n_signals
+    out["long_share"] = out["n_long"] / n_signals
+    sr, skew, kurt, n_obs = metrics.sharpe_moments(returns)
+    out.update({"sr_per_period": sr, "skew": skew, "kurtosis": kurt, "n_obs": float(n_obs)})
+    out["psr_vs_zero"] = metrics.probabilistic_sharpe_ratio(sr, 0.0, n_obs, skew, kurt)
+    for cost in costs:
+        net = returns_at_cost(returns, positions, result.config.cost_bps, cost)
+        out[f"sharpe_at_{cost:g}bps"] = metrics.sharpe_ratio(net)
+        out[f"total_return_at_{cost:g}bps"] = metrics.total_return(net)
+    return {k: float(v) for k, v in out.items()}
+
+
+def evaluate(
+    config: RetrainConfig, spec: MarketSpec, data_dir: str | None = None, code_version: str = ""
+) -> dict[str, float]:
+    """Run ``walk_forward(spec.build(), config)`` and summarise it (``code_version`` keys caches)."""
+    from retrainlab.engine.walkforward import walk_forward
+
+    market = spec.build(data_dir)
+    return summarize_run(walk_forward(market, config))
+
+
+# --------------------------------------------------------------------------- caching and sweeps
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """Package version plus a hash of every source file: any code change invalidates caches."""
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return f"{__version__}+{digest.hexdigest()[:12]}"
+
+
+def cache_dir() -> Path:
+    """Where runs are cached: ``$RETRAINLAB_CACHE`` or ``.cache/joblib`` in the project."""
+    return Path(os.environ.get(CACHE_ENV, DEFAULT_CACHE))
+
+
+def _memory(location: str | Path | None) -> Memory:
+    return Memory(None if location is None else str(location), verbose=0)
+
+
+def _evaluate_cached(
+    location: str | None,
+    config_fields: dict[str, Any],
+    spec_fields: dict[str, Any],
+    data_dir: str | None,
+    version: str,
+) -> dict[str, float]:
+    # Module-level so it pickles to Dask workers; ``data_dir`` does not change results
+    # (markets read from disk equal the generated ones), so it is not part of the cache key.
+    cached = _memory(location).cache(_evaluate_fields, ignore=["data_dir"])
+    return cached(config_fields, spec_fields, data_dir, version)
+
+
+def _evaluate_fields(
+    config_fields: dict[str, Any], spec_fields: dict[str, Any], data_dir: str | None, version: str
+) -> dict[str, float]:
+    return evaluate(RetrainConfig(**config_fields), MarketSpec(**spec_fields), data_dir, version)
+
+
+@contextlib.contextmanager
+def _backend(n_jobs: int, dask_address: str | None) -> Iterator[int]:
+    address = dask_address or os.environ.get(DASK_ENV) or None
+    if address is None:
+        yield n_jobs
+        return
+    from distributed import Client
+
+    with Client(address), parallel_config(backend="dask"):
+        yield -1  # as many tasks at once as the cluster has workers
+
+
+def sweep(
+    configs: Mapping[str, RetrainConfig],
+    specs: Sequence[MarketSpec],
+    *,
+    n_jobs: int = 2,
+    use_cache: bool = True,
+    cache_location: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    dask_address: str | None = None,
+    progress: bool = True,
+    desc: str = "walk-forward runs",
+) -> pd.DataFrame:
+    """Evaluate every named config on every market; one row per (config, market).
+
+    Returns a frame with columns ``config``, ``market``, ``seed``, ``edge`` and every metric of
+    ``summarize_run``, ordered by config then market (independent of the backend and of the
+    order work finishes in).
+    """
+    location = None if not use_cache else str(cache_location or cache_dir())
+    version = code_version()
+    data = None if data_dir is None else str(data_dir)
+    jobs = [(name, config, spec) for name, config in configs.items() for spec in specs]
+    calls = (
+        delayed(_evaluate_cached)(location, asdict(config), asdict(spec), data, version)
+        for _, config, spec in jobs
+    )
+    with _backend(n_jobs, dask_address) as workers:
+        runner = Parallel(n_jobs=workers, return_as="generator")
+        results = list(
+            tqdm(runner(calls), total=len(jobs), desc=desc, disable=not progress, mininterval=1.0)
+        )
+    rows = []
+    for (name, _, spec), summary in zip(jobs, results, strict=True):
+        rows.append(
+            {"config": name, "market": spec.label, "seed": spec.seed, "edge": spec.edge, **summary}
+        )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- paired statistics
+#: Metrics compared across seeds, with the direction that counts as better.
+COMPARED_METRICS: dict[str, str] = {
+    "sharpe_ratio": "higher",
+    "total_return": "higher",
+    "return_at_equal_risk": "higher",
+    "max_drawdown": "higher",
+    "win_rate": "higher",
+    "profit_factor": "higher",
+    "payoff_ratio": "higher",
+    "hit_rate": "higher",
+    "neutral_share": "n/a",
+    "buy_sell_ratio": "n/a",
+    "turnover": "lower",
+    "sharpe_at_0bps": "higher",
+    "sharpe_at_20bps": "higher",
+}
+
+
+def paired(
+    frame: pd.DataFrame, a: str, b: str, metric_names: Iterable[str] = COMPARED_METRICS
+) -> dict[str, dict[str, float]]:
+    """``compare_paired`` of config ``b`` against config ``a``, per metric, matched by market.
+
+    Infinite values (a profit factor with no losing trade) are dropped pairwise, with the count
+    of pairs kept in ``n``.
+    """
+    from retrainlab.analytics.stats import compare_paired
+
+    wide = frame.pivot_table(index="market", columns="config", aggfunc="first")
+    out = {}
+    for name in metric_names:
+        x = wide[name][a].to_numpy(dtype=float)
+        y = wide[name][b].to_numpy(dtype=float)
+        keep = np.isfinite(x) & np.isfinite(y)
+        out[name] = compare_paired(x[keep], y[keep]).to_dict()
+    return out
+
+
+def per_seed_table(frame: pd.DataFrame, names: Iterable[str]) -> dict[str, dict[str, list]]:
+    """``{config: {metric: [value per market]}}`` for a results file (markets in sweep order)."""
+    table: dict[str, dict[str, list]] = {}
+    for config, group in frame.groupby("config", sort=False):
+        table[str(config)] = {n: group[n].tolist() for n in ("market", "seed", *names)}
+    return table
+
+
+# --------------------------------------------------------------------------- study results
+#: Per-run metrics kept per seed in the results files.
+SAVED_METRICS: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        (
+            *COMPARED_METRICS,
+            "cagr",
+            "annual_volatility",
+            "n_trades",
+            "exposure",
+            "long_share",
+            "sr_per_period",
+            "skew",
+            "kurtosis",
+            "n_obs",
+            "psr_vs_zero",
+            *(f"sharpe_at_{c:g}bps" for c in COSTS_BPS),
+            *(f"total_return_at_{c:g}bps" for c in COSTS_BPS),
+        )
+    )
+)
+
+
+def _means(frame: pd.DataFrame, names: Iterable[str]) -> dict[str, dict[str, float]]:
+    names = list(names)
+    finite = frame[names].replace([np.inf, -np.inf], np.nan)
+    grouped = finite.groupby(frame["config"], sort=False).mean()
+    return {str(c): {n: float(grouped.loc[c, n]) for n in names} for c in grouped.index}
+
+
+def ablation_results(fix: str, frame: pd.DataFrame, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The results file of one ablation: per-seed metrics and the paired statistics.
+
+    ``alone`` is OLD + fix against OLD (the fix on its own); ``in_context`` is NEW against
+    NEW − fix (what the fix adds to the other five); ``new_vs_old`` is the whole package.
+    """
+    labels = list(ablation_configs(fix))
+    return {
+        "fix": fix,
+        "params": dict(params),
+        "configs": labels,
+        "n_markets": int(frame["market"].nunique()),
+        "means": _means(frame, SAVED_METRICS),
+        "per_seed": per_seed_table(frame, SAVED_METRICS),
+        "alone": paired(frame, "OLD", f"OLD+{fix}"),
+        "in_context": paired(frame, f"NEW-{fix}", "NEW"),
+        "new_vs_old": paired(frame, "OLD", "NEW"),
+    }
+
+
+def _one_sample(values: np.ndarray) -> dict[str, float]:
+    """Mean of ``values`` against zero: bootstrap CI, Wilcoxon p, share above zero."""
+    from retrainlab.analytics.stats import compare_paired
+
+    values = np.asarray(values, dtype=float)
+    return compare_paired(np.zeros_like(values), values).to_dict()
+
+
+def deflated_sharpe_by_market(frame: pd.DataFrame, systems: Sequence[str]) -> dict[str, Any]:
+    """PSR (vs 0) and DSR of each system on each market, the trials being every config run there.
+
+    The DSR deflates a system's Sharpe by the best Sharpe expected from as many trials as there
+    were configurations evaluated on that market (Bailey & Lopez de Prado), so testing fourteen
+    variants and reporting the best is charged for. Sharpe ratios are per day, as the formulas
+    require.
+    """
+    out: dict[str, Any] = {}
+    for market, group in frame.groupby("market", sort=False):
+        trials = group["sr_per_period"].to_numpy(dtype=float)
+        by_config = group.set_index("config")
+        row = {"n_trials": len(trials)}
+        for system in systems:
+            r = by_config.loc[system]
+            sr, n_obs, skew, kurt = (
+                float(r["sr_per_period"]),
+                float(r["n_obs"]),
+                float(r["skew"]),
+                float(r["kurtosis"]),
+            )
+            row[system] = {
+                "sharpe_ratio": float(r["sharpe_ratio"]),
+                "psr_vs_zero": metrics.probabilistic_sharpe_ratio(sr, 0.0, n_obs, skew, kurt),
+                "dsr": metrics.deflated_sharpe_ratio(sr, trials, n_obs, skew, kurt),
+                "min_track_record_days": (
+                    metrics.min_track_record_length(sr, 0.0, skew, kurt) if sr > 0 else float("inf")
+                ),
+                "n_obs": n_obs,
+            }
+        out[str(market)] = row
+    return out
+
+
+def final_results(
+    runs: pd.DataFrame, placebo: pd.DataFrame, real: pd.DataFrame | None, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The results file of the final comparison (OLD against NEW), every number computed here.
+
+    ``runs``: every ablation configuration on the synthetic markets (the DSR's trials);
+    ``placebo``: OLD and NEW on the ``edge = 0`` markets; ``real``: every configuration on the
+    real series (or None).
+    """
+    from retrainlab.analytics.stats import compare_paired
+
+    main = runs[runs["config"].isin(["OLD", "NEW"])]
+    dsr = deflated_sharpe_by_market(runs, ["OLD", "NEW"])
+    dsr_new = np.array([m["NEW"]["dsr"] for m in dsr.values()])
+    dsr_old = np.array([m["OLD"]["dsr"] for m in dsr.values()])
+    # The leak test is on gross returns: with nothing to learn, costs alone make net Sharpe
+    # negative, which says nothing about leakage.
+    placebo_gross = {
+        c: g["sharpe_at_0bps"].to_numpy(dtype=float)
+        for c, g in placebo.groupby("config", sort=False)
+    }
+    placebo_net = {
+        c: g["sharpe_ratio"].to_numpy(dtype=float) for c, g in placebo.groupby("config", sort=False)
+    }
+    out: dict[str, Any] = {
+        "params": dict(params),
+        "n_markets": int(main["market"].nunique()),
+        "n_configs_evaluated": int(runs["config"].nunique()),
+        "means": _means(runs, SAVED_METRICS),
+        "per_seed": per_seed_table(main, SAVED_METRICS),
+        "new_vs_old": paired(runs, "OLD", "NEW"),
+        "costs": {
+            f"{c:g}": paired(runs, "OLD", "NEW", [f"sharpe_at_{c:g}bps"])[f"sharpe_at_{c:g}bps"]
+            for c in COSTS_BPS
+        },
+        "deflated": {
+            "by_market": dsr,
+            "NEW": {
+                "mean_dsr": float(dsr_new.mean()),
+                "share_above_95": float((dsr_new > 0.95).mean()),
+            },
+            "OLD": {
+                "mean_dsr": float(dsr_old.mean()),
+                "share_above_95": float((dsr_old > 0.95).mean()),
+            },
+            "dsr_new_vs_old": compare_paired(dsr_old, dsr_new).to_dict(),
+        },
+        "placebo": {
+            "n_markets": int(placebo["market"].nunique()),
+            "gross_sharpe_vs_zero": {c: _one_sample(v) for c, v in placebo_gross.items()},
+            "net_sharpe_vs_zero": {c: _one_sample(v) for c, v in placebo_net.items()},
+            "new_vs_old": paired(
+                placebo, "OLD", "NEW", ["sharpe_ratio", "sharpe_at_0bps", "hit_rate"]
+            ),
+            "per_seed": per_seed_table(
+                placebo, ["sharpe_ratio", "sharpe_at_0bps", "hit_rate", "total_return"]
+            ),
+        },
+    }
+    if real is not None and len(real):
+        shown = [
+            "sharpe_ratio",
+            "total_return",
+            "max_drawdown",
+            "hit_rate",
+            "sharpe_at_20bps",
+            "return_at_equal_risk",
+            "n_trades",
+            "n_obs",
+        ]
+        real_metrics = {}
+        for market, group in real.groupby("market", sort=False):
+            by_config = group.set_index("config")
+            real_metrics[str(market)] = {
+                c: by_config.loc[c, shown].astype(float).to_dict() for c in ("OLD", "NEW")
+            }
+        out["real"] = {
+            "markets": sorted(real["market"].unique().tolist()),
+            "metrics": real_metrics,
+            "deflated": deflated_sharpe_by_market(real, ["OLD", "NEW"]),
+        }
+    return out
+
+
+def ci_positive(s: Mapping[str, Any]) -> bool:
+    """True when a paired comparison's 95% CI lies entirely above zero."""
+    return s["ci_low"] is not None and s["ci_low"] > 0
+
+
+def ci_negative(s: Mapping[str, Any]) -> bool:
+    """True when a paired comparison's 95% CI lies entirely below zero."""
+    return s["ci_high"] is not None and s["ci_high"] < 0
+
+
+def fix_effect(ablation: Mapping[str, Any]) -> dict[str, Any]:
+    """One fix's Sharpe effect alone and in context, with helps/hurts decided by the CI."""
+    alone = ablation["alone"]["sharpe_ratio"]
+    context = ablation["in_context"]["sharpe_ratio"]
+    return {
+        "fix": ablation["fix"],
+        "alone": alone,
+        "in_context": context,
+        "helps_alone": ci_positive(alone),
+        "hurts_alone": ci_negative(alone),
+        "helps_in_context": ci_positive(context),
+        "hurts_in_context": ci_negative(context),
+    }
+
+
+def verdict_for_fix(ablation: Mapping[str, Any]) -> dict[str, Any]:
+    """The verdict's per-fix part for one ablation (what 02_ablation shows)."""
+    return {"fixes": [fix_effect(ablation)]}
+
+
+def verdict(final: Mapping[str, Any], ablations: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The report's verdict, each line computed from the statistics (never written by hand).
+
+    A line passes only when the 95% CI of the paired mean difference excludes zero in NEW's
+    favour (or, for the placebo, when no system shows an edge where none exists).
+    """
+    sharpe = final["new_vs_old"]["sharpe_ratio"]
+    costly = final["costs"][f"{max(COSTS_BPS):g}"]
+    placebo = final["placebo"]["gross_sharpe_vs_zero"]
+    lines = [
+        {
+            "id": "sharpe",
+            "passed": ci_positive(sharpe),
+            "stat": sharpe,
+            "claim": "NEW has a higher Sharpe ratio than OLD",
+        },
+        {
+            "id": "costs",
+            "passed": ci_positive(costly),
+            "stat": costly,
+            "claim": f"NEW beats OLD after {max(COSTS_BPS):g} bps costs",
+        },
+        {
+            "id": "equal_risk",
+            "passed": ci_positive(final["new_vs_old"]["return_at_equal_risk"]),
+            "stat": final["new_vs_old"]["return_at_equal_risk"],
+            "claim": "NEW earns more than OLD at equal volatility",
+        },
+        {
+            "id": "dsr",
+            "passed": final["deflated"]["NEW"]["share_above_95"] > 0.5,
+            "stat": final["deflated"]["NEW"],
+            "claim": "NEW's Sharpe survives deflation for the configurations tried "
+            "(DSR > 0.95 on most markets)",
+        },
+        {
+            "id": "placebo",
+            "passed": not any(ci_positive(s) for s in placebo.values()),
+            "stat": placebo,
+            "claim": "No system shows an edge before costs on the placebo market (the test bed "
+            "does not leak)",
+        },
+    ]
+    if "real" in final:
+        real = final["real"]["metrics"]
+        lines.append(
+            {
+                "id": "real",
+                "passed": all(
+                    m["NEW"]["sharpe_ratio"] > m["OLD"]["sharpe_ratio"] for m in real.values()
+                ),
+                "stat": real,
+                "claim": "NEW beats OLD on every real series (one path each: no CI)",
+            }
+        )
+    fixes = [fix_effect(ablations[fix]) for fix in FIXES if fix in ablations]
+    return {
+        "headline_passed": lines[0]["passed"],
+        "lines": lines,
+        "fixes": fixes,
+        "n_fixes_helping": sum(f["helps_alone"] or f["helps_in_context"] for f in fixes),
+    }
