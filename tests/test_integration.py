@@ -29,19 +29,10 @@ from retrainlab.engine.fixes.confidence_sizing import confidence
 from retrainlab.engine.fixes.feedback_loop import TradeOutcome
 from retrainlab.engine.fixes.regime_awareness import detect_regimes
 from retrainlab.engine.model import design_matrix
-from retrainlab.live.facade import (
-    ENV_STATE_DIR,
-    KEEP_MODELS,
-    SIGNALS,
-    TRUSTED_TYPES,
-    Bars,
-    MLIntegration,
-    NotAStateDatabase,
-    as_bars,
-    as_histories,
-    momentum_probability,
-    save_model_file,
-)
+from retrainlab.live.facade import ENV_STATE_DIR, KEEP_MODELS, MLIntegration, NotAStateDatabase
+from retrainlab.live.inputs import Bars, as_bars, as_histories
+from retrainlab.live.models import TRUSTED_TYPES, save_model_file
+from retrainlab.live.records import SIGNALS, momentum_probability
 
 H = NEW.horizon
 
@@ -416,7 +407,7 @@ def test_old_config_ignores_outcomes_and_says_so(tmp_path, market):
 
 def test_validation_is_purged_and_out_of_sample(tmp_path, market):
     """The hold-out rows come after every training row by at least the horizon."""
-    from retrainlab.live.facade import HOLDOUT_FRACTION, market_samples
+    from retrainlab.live.training import HOLDOUT_FRACTION, market_samples
 
     histories = as_histories(market)
     samples = market_samples(histories, NEW)

@@ -55,7 +55,9 @@ def test_committed_notebook_shape():
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "parameters" in code[0].metadata.get("tags", [])
     assert all(c.outputs == [] and c.execution_count is None for c in code)
-    declared = [line.split(":")[0] for line in code[0].source.splitlines()]
+    declared = [
+        line.split(":")[0] for line in code[0].source.splitlines() if not line.startswith("#")
+    ]
     assert declared == [
         "seeds",
         "first_seed",

@@ -172,7 +172,7 @@ def _run(args: argparse.Namespace) -> tuple[Any, int]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one facade command (``argv[0]`` in ``COMMANDS``); print JSON; return the exit code."""
-    from retrainlab.live.facade import jsonable
+    from retrainlab.common.jsonio import jsonable
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:

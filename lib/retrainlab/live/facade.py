@@ -63,29 +63,23 @@ Decisions made here (documented in the README section "Use in a trading engine")
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import io
 import json
 import math
 import numbers
 import os
 import threading
 import time
-import uuid
 import warnings
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr
 
+from retrainlab.common.jsonio import jsonable
 from retrainlab.common.names import suggest
 from retrainlab.engine.config import NEW, RetrainConfig
-from retrainlab.engine.features import FEATURE_NAMES, MIN_HISTORY, compute_features
+from retrainlab.engine.features import MIN_HISTORY, compute_features
 from retrainlab.engine.fixes.adaptive_thresholds import (
     AdaptiveThresholds,
     classify,
@@ -93,18 +87,17 @@ from retrainlab.engine.fixes.adaptive_thresholds import (
 )
 from retrainlab.engine.fixes.confidence_sizing import confidence, position_size
 from retrainlab.engine.fixes.feedback_loop import DIRECTIONS, TradeOutcome, feedback_samples
-from retrainlab.engine.fixes.profit_weighted_loss import training_weights
 from retrainlab.engine.fixes.regime_awareness import detect_regimes
-from retrainlab.engine.market import (
-    DATE_COLUMNS,
-    PRICE_FIELDS,
-    Market,
-    column_keys,
-    load_prices,
-    normalise_column,
-    validate_bars,
+from retrainlab.engine.model import can_fit, design_columns, design_matrix, predict_proba
+from retrainlab.live.inputs import Bars, as_bars, as_histories, check_symbol
+from retrainlab.live.models import MODEL_FORMAT, load_model_file, save_model_file
+from retrainlab.live.records import (
+    SIGNALS,
+    RetrainReport,
+    Signal,
+    fallback_thresholds,
+    momentum_probability,
 )
-from retrainlab.engine.model import can_fit, design_columns, design_matrix, fit_model, predict_proba
 from retrainlab.live.store import (
     DATABASE_NAME,
     NotAStateDatabase,
@@ -116,6 +109,14 @@ from retrainlab.live.store import (
     time_text,
     utc_now,
     vector_blob,
+)
+from retrainlab.live.training import (
+    MarketSamples,
+    assemble,
+    fit_one_thread,
+    market_samples,
+    no_feedback,
+    validate_holdout,
 )
 
 __all__ = [
@@ -140,594 +141,8 @@ __all__ = [
 
 #: Environment variable naming the state directory of ``MLIntegration.get_instance()``.
 ENV_STATE_DIR: str = "RETRAINLAB_STATE_DIR"
-#: Bars of daily log returns the fallback momentum rule looks at.
-FALLBACK_LOOKBACK: int = 20
-#: Share of the most recent sample rows held out to validate a retrain.
-HOLDOUT_FRACTION: float = 0.2
 #: Model files kept besides the current one (older ones are deleted after a retrain).
 KEEP_MODELS: int = 3
-#: The three signals a facade returns.
-SIGNALS: tuple[str, ...] = ("long", "short", "neutral")
-#: Identifies a facade model file's payload.
-MODEL_FORMAT: str = "retrainlab.facade.model/1"
-
-
-def _type_name(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def _trusted_types() -> list[str]:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return [
-        _type_name(Pipeline),
-        _type_name(StandardScaler),
-        _type_name(LogisticRegression),
-        "numpy.ndarray",
-        "numpy.float64",
-    ]
-
-
-#: Every non-builtin type a facade model file may hold; passed to ``skops.io.load(trusted=)``.
-TRUSTED_TYPES: tuple[str, ...] = tuple(_trusted_types())
-
-
-# ============================================================================ price histories
-
-
-@dataclass(frozen=True, eq=False)
-class Bars:
-    """One symbol's validated daily bars: float64 arrays (finite, prices > 0, volume >= 0,
-    consistent OHLC) and the dates, or None for an undated history."""
-
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-    dates: pd.DatetimeIndex | None = None
-
-    @property
-    def n(self) -> int:
-        """Number of bars."""
-        return len(self.close)
-
-    @property
-    def last_time(self) -> pd.Timestamp | None:
-        return None if self.dates is None else self.dates[-1]
-
-    def digest(self) -> str:
-        """SHA-256 of the dates and values (to skip storing an unchanged history)."""
-        h = hashlib.sha256(b"undated" if self.dates is None else self.dates.asi8.tobytes())
-        for name in PRICE_FIELDS:
-            h.update(np.ascontiguousarray(getattr(self, name), dtype="<f8").tobytes())
-        return h.hexdigest()
-
-    def to_frame(self) -> pd.DataFrame:
-        """The bars as a DataFrame (indexed by date when dated)."""
-        return pd.DataFrame(
-            {f: getattr(self, f) for f in PRICE_FIELDS},
-            index=self.dates if self.dates is not None else None,
-        )
-
-    def to_parquet_bytes(self) -> bytes:
-        frame = pd.DataFrame({f: getattr(self, f) for f in PRICE_FIELDS})
-        if self.dates is not None:
-            frame.insert(0, "date", self.dates.as_unit("ns"))
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
-        return buffer.getvalue()
-
-    @classmethod
-    def from_parquet_bytes(cls, data: bytes) -> Bars:
-        frame = pd.read_parquet(io.BytesIO(data))
-        dates = (
-            pd.DatetimeIndex(frame["date"], name="date").as_unit("ns")
-            if "date" in frame.columns
-            else None
-        )
-        return cls(**{f: frame[f].to_numpy(dtype=np.float64) for f in PRICE_FIELDS}, dates=dates)
-
-
-_DATE_KEYS = (*DATE_COLUMNS, "dates")
-
-
-def check_symbol(symbol: Any) -> str:
-    """``symbol`` if it is a non-empty string without surrounding spaces; else raise."""
-    if not isinstance(symbol, str):
-        raise TypeError(f"symbol must be a string, got {type(symbol).__name__} {symbol!r}")
-    if not symbol.strip():
-        raise ValueError("symbol must be a non-empty string")
-    if symbol != symbol.strip():
-        raise ValueError(f"symbol {symbol!r} has leading or trailing spaces")
-    return symbol
-
-
-def as_bars(price_data: Any, symbol: str = "price_data") -> Bars:
-    """Validate one price history and return its ``Bars``.
-
-    ``price_data`` is a DataFrame of OHLCV bars, a Series of closes, a dict of 1-D arrays, or
-    ``Bars`` (returned as is);
-    ``close`` is required, ``open``, ``high``, ``low``, ``volume`` are optional (filled like
-    ``retrainlab.market.load_prices``: open = close, high = max(open, close), low = min(open,
-    close), volume = 1). Column names are case-insensitive. Dates come from a DatetimeIndex or a
-    ``date`` column/key; dated histories are validated by ``load_prices`` itself, undated ones
-    with the same checks and messages naming the row.
-
-    Raises ``ValueError`` (empty history; missing close; NaN, infinite or non-positive prices;
-    negative volume; inconsistent bars; unsorted or duplicate dates; unknown dict keys) or
-    ``TypeError`` (not a DataFrame, Series or dict).
-    """
-    where = f"price_data for {symbol!r}"
-    if isinstance(price_data, Bars):  # validated when it was made
-        return price_data
-    if isinstance(price_data, pd.Series):
-        frame = price_data.to_frame("close")
-    elif isinstance(price_data, pd.DataFrame):
-        frame = price_data
-    elif isinstance(price_data, Mapping):
-        frame = _frame_from_mapping(price_data, where)
-    else:
-        raise TypeError(
-            f"{where} must be a pandas DataFrame of OHLCV bars or a dict of arrays "
-            "('close' required; 'open', 'high', 'low', 'volume' optional), got "
-            f"{type(price_data).__name__}"
-        )
-    if len(frame) == 0:
-        raise ValueError(f"{where}: empty price history (no rows)")
-    if isinstance(frame.columns, pd.MultiIndex):
-        raise ValueError(
-            f"{where}: one symbol's bars need flat columns (open, high, low, "
-            "close, volume), got MultiIndex columns"
-        )
-    if _is_dated(frame):
-        market = load_prices(frame, ticker=symbol, layout="single", min_rows=1)
-        return _bars_from_market(market, 0)
-    columns: dict[str, np.ndarray] = {}
-    for key, column in column_keys(frame.columns, where).items():
-        if key in PRICE_FIELDS:
-            try:
-                columns[key] = pd.to_numeric(frame[column]).to_numpy(
-                    dtype=np.float64, na_value=np.nan
-                )
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"{where}: column {str(column)!r} is not numeric ({exc})") from exc
-    if "close" not in columns:
-        names = [str(c) for c in frame.columns]
-        raise ValueError(
-            f"{where}: missing 'close' (columns: {', '.join(map(repr, names))})."
-            f"{suggest('close', [normalise_column(c) for c in names])}"
-        )
-    return _validated_bars(columns, None, where)
-
-
-def _frame_from_mapping(data: Mapping, where: str) -> pd.DataFrame:
-    columns: dict[str, np.ndarray] = {}
-    for name, values in data.items():
-        key = normalise_column(name)
-        if key not in PRICE_FIELDS and key not in _DATE_KEYS:
-            raise ValueError(
-                f"{where}: unknown key {name!r}.{suggest(key, PRICE_FIELDS)} "
-                f"Valid keys: {', '.join(PRICE_FIELDS)} (and 'date')"
-            )
-        if key in _DATE_KEYS:
-            key = "date"
-        if key in columns:
-            raise ValueError(f"{where}: two keys mean {key!r}")
-        arr = np.asarray(values)
-        if arr.ndim != 1:
-            raise ValueError(
-                f"{where}: {name!r} must be 1-D (one value per bar), got shape {arr.shape}"
-            )
-        columns[key] = arr
-    lengths = {k: len(v) for k, v in columns.items()}
-    if len(set(lengths.values())) > 1:
-        raise ValueError(f"{where}: arrays have different lengths {lengths}")
-    return pd.DataFrame(columns)
-
-
-def _is_dated(frame: pd.DataFrame) -> bool:
-    if isinstance(frame.index, pd.DatetimeIndex):
-        return True
-    if any(normalise_column(n) in DATE_COLUMNS for n in frame.index.names if n is not None):
-        return True
-    return any(normalise_column(c) in DATE_COLUMNS for c in frame.columns)
-
-
-def _bars_from_market(market: Market, j: int) -> Bars:
-    return Bars(
-        **{
-            f: np.ascontiguousarray(getattr(market, f)[:, j], dtype=np.float64)
-            for f in PRICE_FIELDS
-        },
-        dates=pd.DatetimeIndex(market.dates).as_unit("ns"),
-    )
-
-
-def _validated_bars(
-    values: dict[str, np.ndarray], dates: pd.DatetimeIndex | None, where: str
-) -> Bars:
-    """Check float64 columns (close required) exactly as ``load_prices`` does; fill the rest."""
-    values = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
-    if len(values["close"]) == 0:
-        raise ValueError(f"{where}: empty price history (no rows)")
-    values = validate_bars(values, dates, where)
-    return Bars(**{f: np.ascontiguousarray(values[f]) for f in PRICE_FIELDS}, dates=dates)
-
-
-def as_histories(price_data: Any) -> dict[str, Bars]:
-    """Validate price histories for a retrain: a ``Market`` or a dict ``{symbol: history}``.
-
-    Each history is anything ``as_bars`` accepts. Returns ``{symbol: Bars}`` in input order.
-    """
-    if isinstance(price_data, Market):
-        out = {}
-        for j, ticker in enumerate(price_data.tickers):
-            where = f"market {price_data.name!r}, ticker {ticker!r}"
-            bars = _validated_bars(
-                {f: getattr(price_data, f)[:, j] for f in PRICE_FIELDS},
-                pd.DatetimeIndex(price_data.dates).as_unit("ns"),
-                where,
-            )
-            out[check_symbol(str(ticker))] = bars
-        return out
-    if not isinstance(price_data, Mapping):
-        raise TypeError(
-            "price_data must be a dict {symbol: price history} or a "
-            f"retrainlab.Market, got {type(price_data).__name__}"
-        )
-    if not price_data:
-        raise ValueError("price_data is empty: no symbols to retrain on")
-    keys = [normalise_column(k) for k in price_data]
-    if all(k in PRICE_FIELDS or k in _DATE_KEYS for k in keys):
-        raise ValueError(
-            "price_data looks like one price history (keys "
-            f"{', '.join(map(repr, price_data))}); trigger_retraining takes "
-            "{symbol: history, ...} or a retrainlab.Market"
-        )
-    return {
-        check_symbol(symbol): as_bars(history, symbol) for symbol, history in price_data.items()
-    }
-
-
-# ============================================================================ the fallback
-
-
-def momentum_probability(close: np.ndarray, lookback: int = FALLBACK_LOOKBACK) -> float:
-    """The fallback's P(up): ``Phi(z)``, ``z`` the t-statistic of the mean daily log return over
-    the last ``lookback`` bars (0.5 with fewer than 2 returns or no movement at all)."""
-    close = np.asarray(close, dtype=np.float64)
-    r = np.diff(np.log(close[-(lookback + 1) :]))
-    if r.size < 2:
-        return 0.5
-    mean, sd = float(r.mean()), float(r.std(ddof=1))
-    if sd == 0.0:
-        return 0.5 if mean == 0.0 else float(mean > 0)
-    return float(ndtr(mean / (sd / math.sqrt(r.size))))
-
-
-def fallback_thresholds(config: RetrainConfig) -> tuple[float, float]:
-    """Thresholds for fallback probabilities: the adaptive base ones, or the static ones."""
-    if config.adaptive_thresholds:
-        return float(config.adaptive_base_long), float(config.adaptive_base_short)
-    return static_thresholds(config)
-
-
-# ============================================================================ results
-
-
-@dataclass(frozen=True)
-class Signal:
-    """One served signal with everything logged about it (``as_tuple()`` is the short form)."""
-
-    symbol: str
-    signal: str
-    probability: float
-    confidence: float
-    size: float
-    source: str
-    reason: str
-    regime: int
-    long_threshold: float
-    short_threshold: float
-    model_version: int | None
-    prediction_id: int
-    n_bars: int
-    bar_time: pd.Timestamp | None = None
-
-    def as_tuple(self) -> tuple[str, float, float]:
-        """``(signal, probability, confidence)``, what ``get_signal`` returns."""
-        return self.signal, self.probability, self.confidence
-
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable({name: getattr(self, name) for name in self.__dataclass_fields__})
-
-
-@dataclass(frozen=True)
-class RetrainReport:
-    """What a retrain did. True in a boolean context when a new model is being served.
-
-    ``n_samples = n_market + n_feedback`` trained the served model; ``validation`` holds the
-    hold-out scores (see the module docstring); ``reason`` says why a retrain did not run.
-    """
-
-    ok: bool
-    reason: str
-    version: int | None
-    trained_at: str
-    n_samples: int = 0
-    n_market: int = 0
-    n_feedback: int = 0
-    n_outcomes: int = 0
-    symbols: tuple[str, ...] = ()
-    validation: dict[str, Any] = field(default_factory=dict)
-    thresholds: tuple[float, float] = (float("nan"), float("nan"))
-    config: str = ""
-    seconds: float = 0.0
-    notes: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable({name: getattr(self, name) for name in self.__dataclass_fields__})
-
-
-def jsonable(value: Any) -> Any:
-    """A JSON-safe copy: NaN/inf -> None, numpy -> Python, times -> ISO text, tuples -> lists."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (numbers.Integral,)):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        x = float(value)
-        return x if math.isfinite(x) else None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
-
-
-# ============================================================================ training set
-
-
-@functools.cache
-def _threadpools() -> Any:
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
-def _fit(X: np.ndarray, y: np.ndarray, w: np.ndarray | None, config: RetrainConfig) -> Any:
-    """``model.fit_model`` with one BLAS thread, as the walk-forward fits (the result of a BLAS
-    product depends on its thread count in the last bits; this keeps the two identical)."""
-    with _threadpools().limit(limits=1):
-        return fit_model(X, y, w, config)
-
-
-@dataclass(frozen=True, eq=False)
-class MarketSamples:
-    """Pooled market samples of a set of histories, in (time, symbol) order (``market_samples``)."""
-
-    X: np.ndarray  # design matrix rows
-    y: np.ndarray  # 1 if close[t+h] > close[t]
-    forward: np.ndarray  # close[t+h] / close[t] - 1
-    rel: np.ndarray  # t - R (R = the symbol's last bar); <= -horizon
-    symbol: np.ndarray  # index into symbols
-    symbols: tuple[str, ...]
-    dates: tuple[pd.DatetimeIndex | None, ...]  # per symbol
-    lo: tuple[int, ...]  # first row of each symbol's training window
-
-    def take(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self.X[mask], self.y[mask], self.forward[mask]
-
-    def time_at(self, rel: int) -> pd.Timestamp | None:
-        """Earliest date, over symbols, of the row ``rel`` bars from the end (None if undated)."""
-        times = []
-        for dates in self.dates:
-            if dates is None:
-                return None
-            times.append(dates[max(len(dates) - 1 + rel, 0)])
-        return min(times) if times else None
-
-    @property
-    def since(self) -> pd.Timestamp | None:
-        """Start of the training window (earliest over symbols), if every history is dated."""
-        if not self.dates or any(d is None for d in self.dates):
-            return None
-        return min(d[lo] for d, lo in zip(self.dates, self.lo, strict=True))
-
-
-def market_samples(histories: Mapping[str, Bars], config: RetrainConfig) -> MarketSamples:
-    """The walk-forward's training rows at each history's last bar R, pooled.
-
-    Rows ``max(R - train_window, 0) <= t <= R - horizon`` whose design columns are all finite,
-    labelled ``close[t+h] / close[t] > 1``; ordered by ``t - R`` then symbol, which for histories
-    on one calendar is the walk-forward's own order (row-major over (t, ticker)).
-    """
-    h, window = config.horizon, config.train_window
-    parts: list[tuple] = []
-    symbols, dates, los = [], [], []
-    for j, (symbol, bars) in enumerate(histories.items()):
-        last = bars.n - 1
-        lo, hi = max(last - window, 0), last - h
-        symbols.append(symbol)
-        dates.append(bars.dates)
-        los.append(lo)
-        if hi < lo:
-            continue
-        features = compute_features(bars.open, bars.high, bars.low, bars.close, bars.volume)
-        codes = detect_regimes(bars.close)
-        rows = np.arange(lo, hi + 1)
-        X = design_matrix(features[rows], codes[rows], config)
-        forward = bars.close[rows + h] / bars.close[rows] - 1.0
-        ok = np.isfinite(X).all(axis=1)
-        rows = rows[ok]
-        parts.append(
-            (
-                X[ok],
-                (forward[ok] > 0).astype(np.int64),
-                forward[ok],
-                rows - last,
-                np.full(rows.size, j, dtype=np.int64),
-            )
-        )
-    n_cols = len(design_columns(config))
-    if parts:
-        X, y, fwd, rel, sym = (np.concatenate(p) for p in zip(*parts, strict=True))
-    else:
-        X, y, fwd = np.empty((0, n_cols)), np.empty(0, np.int64), np.empty(0)
-        rel, sym = np.empty(0, np.int64), np.empty(0, np.int64)
-    order = np.lexsort((sym, rel))
-    return MarketSamples(
-        X[order],
-        y[order],
-        fwd[order],
-        rel[order],
-        sym[order],
-        tuple(symbols),
-        tuple(dates),
-        tuple(los),
-    )
-
-
-def _assemble(
-    X: np.ndarray,
-    y: np.ndarray,
-    forward: np.ndarray,
-    feedback: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    config: RetrainConfig,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
-    """Market samples plus feedback samples, weighted as in the walk-forward's refit."""
-    w = training_weights(forward, config)
-    fx, fr, fy, fw = feedback
-    if not config.feedback_loop or len(fy) == 0:
-        return X, y, w, 0
-    X = np.concatenate([X, design_matrix(fx, fr, config)])
-    y = np.concatenate([y, fy])
-    w = np.concatenate([np.ones(len(forward)) if w is None else w, fw])
-    return X, y, w, len(fy)
-
-
-def _no_feedback() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    return (
-        np.empty((0, len(FEATURE_NAMES))),
-        np.empty(0, np.int64),
-        np.empty(0, np.int64),
-        np.empty(0),
-    )
-
-
-def _validate(
-    samples: MarketSamples, outcomes: list[TradeOutcome], config: RetrainConfig
-) -> dict[str, Any]:
-    """Hold-out scores of a model fitted on the earlier, purged samples (module docstring)."""
-    from sklearn.metrics import log_loss, roc_auc_score
-
-    h = config.horizon
-    rows = np.unique(samples.rel)
-    out: dict[str, Any] = {"holdout_fraction": HOLDOUT_FRACTION}
-    if rows.size < 2:
-        out["skipped"] = f"{rows.size} sample row(s): too few for a hold-out"
-        return out
-    m = max(1, int(round(HOLDOUT_FRACTION * rows.size)))
-    t0 = int(rows[-m])
-    test = samples.rel >= t0
-    train = samples.rel + h <= t0
-    Xt, yt, ft = samples.take(train)
-    feedback = _no_feedback()
-    start = samples.time_at(t0)
-    if config.feedback_loop and start is not None:
-        feedback = feedback_samples(outcomes, start, config, since=samples.since)
-    X, y, w, n_fb = _assemble(Xt, yt, ft, feedback, config)
-    out.update(
-        {
-            "holdout_rows": m,
-            "purge": h,
-            "n_train": len(y),
-            "n_train_feedback": n_fb,
-            "n_test": int(test.sum()),
-            "holdout_start": start,
-        }
-    )
-    if not can_fit(y, config):
-        out["skipped"] = f"cannot fit on the {len(y)} earlier samples ({int(np.sum(y))} positive)"
-        return out
-    model = _fit(X, y, w, config)
-    y_test = samples.y[test]
-    p = predict_proba(model, samples.X[test])
-    base = float(np.average(y, weights=w)) if w is not None else float(np.mean(y))
-    out.update(
-        {
-            "log_loss": float(log_loss(y_test, p, labels=[0, 1])),
-            "baseline_log_loss": float(log_loss(y_test, np.full(len(y_test), base), labels=[0, 1])),
-            "accuracy": float(np.mean((p > 0.5) == (y_test == 1))),
-            "auc": (
-                float(roc_auc_score(y_test, p)) if 0 < y_test.sum() < y_test.size else float("nan")
-            ),
-            "base_rate": float(np.mean(y_test)),
-        }
-    )
-    return out
-
-
-# ============================================================================ model files
-
-
-def save_model_file(path: Path, payload: dict[str, Any]) -> None:
-    """``skops.io.dump`` to a temporary file in the same folder, fsync, then rename (atomic)."""
-    import skops.io as sio
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    try:
-        sio.dump(payload, tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def load_model_file(path: Path, config: RetrainConfig) -> dict[str, Any]:
-    """Load a facade model file with skops, trusting exactly ``TRUSTED_TYPES``; check it fits
-    ``config``. Raises ``ValueError`` for a foreign, corrupt or mismatched file."""
-    import skops.io as sio
-    from sklearn.pipeline import Pipeline
-
-    try:
-        untrusted = sio.get_untrusted_types(file=path)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # skops raises many kinds for a file that is not its format
-        raise ValueError(f"model file {path} is not a readable skops file ({exc})") from exc
-    unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
-    if unexpected:
-        raise ValueError(
-            f"model file {path} holds types this facade never writes: "
-            f"{', '.join(unexpected)}; refusing to load it"
-        )
-    payload = sio.load(path, trusted=list(TRUSTED_TYPES))
-    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
-        raise ValueError(f"model file {path} is not a retrainlab facade model")
-    if payload.get("config") != config.to_dict():
-        raise ValueError(f"model file {path} was trained under another configuration")
-    model = payload.get("model")
-    if not isinstance(model, Pipeline) or model.n_features_in_ != len(design_columns(config)):
-        raise ValueError(f"model file {path} does not hold the expected Pipeline")
-    return payload
 
 
 # ============================================================================ the facade
@@ -1224,11 +639,11 @@ class MLIntegration:
 
         try:
             samples = market_samples(histories, config)
-            feedback = _no_feedback()
+            feedback = no_feedback()
             if config.feedback_loop:
                 # every recorded trade is closed (it was recorded before this retrain)
                 feedback = feedback_samples(outcomes, pd.Timestamp.max, config, since=samples.since)
-            X, y, w, n_feedback = _assemble(samples.X, samples.y, samples.forward, feedback, config)
+            X, y, w, n_feedback = assemble(samples.X, samples.y, samples.forward, feedback, config)
             sizes = {"n_samples": len(y), "n_market": len(samples.y), "n_feedback": n_feedback}
             if not histories and n_feedback == 0:
                 return fail(
@@ -1244,8 +659,8 @@ class MLIntegration:
                     f"{MIN_HISTORY} the features use",
                     **sizes,
                 )
-            validation = _validate(samples, outcomes, config)
-            model = _fit(X, y, w, config)
+            validation = validate_holdout(samples, outcomes, config)
+            model = fit_one_thread(X, y, w, config)
         except ValueError as exc:
             return fail(str(exc))
         except BaseException as exc:
