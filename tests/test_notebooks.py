@@ -14,7 +14,7 @@ import pytest
 
 import retrainlab as rl
 from retrainlab import experiments as ex
-from retrainlab import report
+from retrainlab import jsonio, report
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -176,7 +176,7 @@ def test_report_numbers_come_from_the_results_file(pipeline):
     shutil.copytree(results, altered)
     final = json.loads((altered / "final_comparison.json").read_text())
     final["new_vs_old"]["sharpe_ratio"]["mean_diff"] = 9.87654  # no computation gives this
-    report.write_results(altered / "final_comparison.json", final)
+    jsonio.write_results(altered / "final_comparison.json", final)
     executed = run(
         "04_enhancement_report", tmp / "alt_nb", results_dir=str(altered), reports_dir=str(tmp)
     )
@@ -206,7 +206,7 @@ def test_results_are_byte_identical_on_a_second_run(pipeline, tmp_path):
     first, second = (json.loads((d / name).read_text()) for d in (results, tmp_path))
     assert first["params"]["results_dir"] != second["params"]["results_dir"]
     second["params"]["results_dir"] = first["params"]["results_dir"]  # the one path that differs
-    report.write_results(tmp_path / "normalised.json", second)
+    jsonio.write_results(tmp_path / "normalised.json", second)
     assert (tmp_path / "normalised.json").read_bytes() == (results / name).read_bytes()
 
 

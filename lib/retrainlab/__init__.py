@@ -62,6 +62,7 @@ _SUBMODULES: dict[str, str] = {
     "bench": "research.bench",
     "store": "live.store",
     "integration": "live.facade",
+    "jsonio": "common.jsonio",
 }
 
 

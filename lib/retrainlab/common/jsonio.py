@@ -1,10 +1,13 @@
-"""One home for JSON-safe values: results files, facade records and the CLI all use ``jsonable``."""
+"""One home for JSON: JSON-safe values (``jsonable``) and results files (``write_results``,
+``read_results``). Results files, facade records and the CLI all go through here."""
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,4 +29,28 @@ def jsonable(value: Any) -> Any:
         return x if math.isfinite(x) else None
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
+    if hasattr(value, "to_dict") and callable(value.to_dict):
+        return jsonable(value.to_dict())
     return value
+
+
+def write_results(path: str | Path, payload: Mapping[str, Any]) -> Path:
+    """Write a results file deterministically (sorted keys, no timestamps), atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(jsonable(payload), indent=1, sort_keys=True, allow_nan=False)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def read_results(path: str | Path) -> dict[str, Any]:
+    """Read a results file, with a clear error if it is missing (run the step that writes it)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"results file {path} is missing: run `make report` (or the "
+            "notebook that writes it) first"
+        )
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -9,7 +9,6 @@ and ``enhancement_report.md`` (figures in a folder beside it), code hidden.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import re
 import sys
@@ -19,53 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from retrainlab.common.jsonio import read_results
 from retrainlab.published.document import published_document_table
 
 TEMPLATES = Path(__file__).parent / "templates"
 REPORT_NAME = "enhancement_report"
-
-
-# --------------------------------------------------------------------------- results files
-def to_jsonable(value: Any) -> Any:
-    """Plain JSON values: numpy scalars/arrays to Python, non-finite floats to None."""
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [to_jsonable(v) for v in value.tolist()]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if hasattr(value, "to_dict") and callable(value.to_dict):
-        return to_jsonable(value.to_dict())
-    return value
-
-
-def write_results(path: str | Path, payload: dict[str, Any]) -> Path:
-    """Write a results file deterministically (sorted keys, repr floats, no timestamps)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(to_jsonable(payload), indent=1, sort_keys=True, allow_nan=False)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
-
-
-def read_results(path: str | Path) -> dict[str, Any]:
-    """Read a results file, with a clear error if it is missing (run the step that writes it)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"results file {path} is missing: run `make report` (or the "
-            "notebook that writes it) first"
-        )
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def load_study(results_dir: str | Path) -> dict[str, Any]:
