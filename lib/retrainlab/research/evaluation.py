@@ -47,6 +47,8 @@ __all__ = [
     "config_from_label",
     "evaluate_market",
     "main",
+    "study_configs",
+    "study_pairs",
     "system_returns",
 ]
 
@@ -86,6 +88,21 @@ def config_from_label(label: str) -> RetrainConfig:
         check_name(name, FIXES, "fix")
         base = base.with_fix(name) if base_name == "OLD" else base.without_fix(name)
     return base
+
+
+def study_configs() -> dict[str, RetrainConfig]:
+    """OLD, NEW and each single fix alone (OLD + fix): the systems of every real-data table."""
+    return {"OLD": OLD, "NEW": NEW, **{f"OLD+{fix}": OLD.with_fix(fix) for fix in FIXES}}
+
+
+def study_pairs(labels: Sequence[str]) -> list[tuple[str, str]]:
+    """The comparisons ``(a, b)`` of the real-data study, as ``b - a``: NEW against OLD and
+    against each single fix, every system against buy and hold, each fix alone against OLD."""
+    fixes = [label for label in labels if label.startswith("OLD+")]
+    pairs = [("OLD", "NEW"), *((fix, "NEW") for fix in fixes)]
+    pairs += [(BUY_AND_HOLD, label) for label in labels]
+    pairs += [("OLD", fix) for fix in fixes]
+    return pairs
 
 
 def _execution_lag(config: RetrainConfig) -> int:

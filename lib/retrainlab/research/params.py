@@ -75,6 +75,10 @@ RULES: dict[str, Callable[[str, Any], None]] = {
     "fix": _fix,
     "cost_bps": _non_negative,
     "real_days": _non_negative,
+    "panel_days": _non_negative,
+    "panel_tickers": _non_negative,
+    "block_days": _at_least(126),
+    "n_resamples": _positive,
     "real_markets": lambda name, value: [
         check_name(v, ("sp500", "nasdaq"), f"value in parameter {name!r}:") for v in value
     ],
