@@ -45,6 +45,7 @@ __all__ = [
     "block_market",
     "buy_and_hold",
     "config_from_label",
+    "execution_lag_of",
     "evaluate_market",
     "main",
     "study_configs",
@@ -105,7 +106,8 @@ def study_pairs(labels: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def _execution_lag(config: RetrainConfig) -> int:
+def execution_lag_of(config: RetrainConfig) -> int:
+    """Trading days between a decision's close and its fill for ``config``."""
     # Until the engine's RetrainConfig.execution_lag lands, the engine fills at the decision's
     # own close (lag 0); buy and hold must use the same lag as the systems beside it.
     return int(getattr(config, "execution_lag", 0))
@@ -172,7 +174,7 @@ def system_returns(
         raise ValueError("no configurations to evaluate")
     first = next(iter(configs.values()))
     for label, config in configs.items():
-        if config.cost_bps != first.cost_bps or _execution_lag(config) != _execution_lag(first):
+        if config.cost_bps != first.cost_bps or execution_lag_of(config) != execution_lag_of(first):
             raise ValueError(
                 f"configuration {label!r} has a different cost or execution lag from the "
                 "first; compare systems under one protocol"
@@ -190,7 +192,7 @@ def system_returns(
     frame[BUY_AND_HOLD] = buy_and_hold(
         market,
         cost_bps=first.cost_bps,
-        execution_lag=_execution_lag(first),
+        execution_lag=execution_lag_of(first),
         first_day=first_decision_day(first),
     ).reindex(frame.index)
     return frame
@@ -288,7 +290,7 @@ def evaluate_market(
         "tickers": list(market.tickers),
         "configs": labels,
         "cost_bps": first.cost_bps,
-        "execution_lag": _execution_lag(first),
+        "execution_lag": execution_lag_of(first),
         "n_resamples": n_resamples,
         "seed": seed,
         "whole": {

@@ -79,6 +79,9 @@ RULES: dict[str, Callable[[str, Any], None]] = {
     "panel_tickers": _non_negative,
     "block_days": _at_least(126),
     "n_resamples": _positive,
+    "placebo_seeds": _positive,
+    "placebo_first_seed": _seed,
+    "best_fix": lambda name, value: value == "" or _fix(name, value),
     "real_markets": lambda name, value: [
         check_name(v, ("sp500", "nasdaq"), f"value in parameter {name!r}:") for v in value
     ],
