@@ -98,12 +98,10 @@ def study_configs() -> dict[str, RetrainConfig]:
 
 def study_pairs(labels: Sequence[str]) -> list[tuple[str, str]]:
     """The comparisons ``(a, b)`` of the real-data study, as ``b - a``: NEW against OLD and
-    against each single fix, every system against buy and hold, each fix alone against OLD."""
+    against each single fix, and every system against buy and hold."""
     fixes = [label for label in labels if label.startswith("OLD+")]
     pairs = [("OLD", "NEW"), *((fix, "NEW") for fix in fixes)]
-    pairs += [(BUY_AND_HOLD, label) for label in labels]
-    pairs += [("OLD", fix) for fix in fixes]
-    return pairs
+    return pairs + [(BUY_AND_HOLD, label) for label in labels]
 
 
 def execution_lag_of(config: RetrainConfig) -> int:

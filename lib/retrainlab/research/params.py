@@ -78,6 +78,7 @@ RULES: dict[str, Callable[[str, Any], None]] = {
     "panel_days": _non_negative,
     "panel_tickers": _non_negative,
     "block_days": _at_least(126),
+    "index_block_days": _non_negative,
     "n_resamples": _positive,
     "placebo_seeds": _positive,
     "placebo_first_seed": _seed,
