@@ -310,7 +310,8 @@ def _real(results: Mapping[str, Any], best: str | None) -> list[dict]:
     if real is None:
         return []
     lines = []
-    series = {"panel": real["panel"], **real.get("indices", {})}
+    series = {"panel": real.get("panel"), **real.get("indices", {})}
+    series = {name: ev for name, ev in series.items() if ev is not None}
     for name, ev in series.items():
         comp = ev["comparisons"]
         for other, line_id in (
