@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from retrainlab.common.names import check_name, suggest
-
-#: Regime names, in code order (regime code i means REGIMES[i]).
-REGIMES: tuple[str, ...] = ("bull", "bear", "volatile", "sideways")
+from retrainlab.engine.regimes import REGIMES as REGIMES
+from retrainlab.engine.regimes import regime_codes as regime_codes
+from retrainlab.engine.regimes import regime_series
 
 PRICE_FIELDS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 #: Parquet metadata key under which to_parquet stores the market's name and params.
@@ -25,43 +25,6 @@ PARQUET_META_KEY = b"retrainlab.market"
 
 #: Resolution of every ``Market.dates`` built here (synthetic, loaded, or read back).
 DATE_UNIT = "ns"
-
-
-def regime_series(regimes: Any, dates: pd.DatetimeIndex) -> pd.Series:
-    """The true regime path as a Series of regime names (str) indexed by ``dates``.
-
-    ``regimes`` holds codes (0..3, meaning ``REGIMES[i]``) or names; anything else raises.
-    """
-    values = np.asarray(regimes)
-    if values.shape != (len(dates),):
-        raise ValueError(
-            f"regimes has shape {values.shape}, expected ({len(dates)},) (one regime per date)"
-        )
-    if np.issubdtype(values.dtype, np.integer):
-        bad = (values < 0) | (values >= len(REGIMES))
-        if bad.any():
-            raise ValueError(
-                f"regime code {int(values[bad][0])} on {dates[bad][0].date()} is "
-                f"not one of 0..{len(REGIMES) - 1} ({', '.join(REGIMES)})"
-            )
-        names = np.asarray(REGIMES, dtype=object)[values]
-    else:
-        names = values.astype(object)
-        known = np.isin(names, np.asarray(REGIMES, dtype=object))
-        if not known.all():
-            i = int(np.flatnonzero(~known)[0])
-            raise ValueError(
-                f"unknown regime {names[i]!r} on {dates[i].date()}; valid: {', '.join(REGIMES)}"
-            )
-    return pd.Series(list(names), index=dates, name="regime", dtype="str")
-
-
-def regime_codes(regimes: Any) -> np.ndarray:
-    """Integer codes (``REGIMES.index(name)``) for regime names; -1 for missing or unknown."""
-    lookup = {name: i for i, name in enumerate(REGIMES)}
-    return np.array(
-        [lookup.get(x, -1) if isinstance(x, str) else -1 for x in regimes], dtype=np.int64
-    )
 
 
 @dataclass(frozen=True, eq=False)
