@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 import retrainlab as rl
-from retrainlab.engine.market import REGIMES, Market, load_prices, regime_codes, regime_series
+from retrainlab.engine.market import Market
+from retrainlab.engine.prices import load_prices
+from retrainlab.engine.regimes import REGIMES, regime_codes, regime_series
 from retrainlab.engine.synthetic import generate_market
 
 FIELDS = ("open", "high", "low", "close", "volume")
