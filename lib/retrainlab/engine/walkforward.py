@@ -6,7 +6,7 @@ Protocol (docs/methodology.md, "Walk-forward"). The loop is five named steps per
 ``close_trades`` (``retrainlab.engine.results``). What a fix changes enters through the hooks
 (``retrainlab.engine.hooks``); this module never asks which fixes are on.
 
-* **Features** are computed once per market (``retrainlab.features``), and so are the detected
+* **Features** are computed once per market (``retrainlab.engine.features``), and so are the detected
   regimes (``fixes.regime_awareness.detect_regimes``) and the model's design matrix for every
   (day, ticker). All tickers share one pooled model.
 * **Label** of the sample (t, ticker): ``close[t+h] / close[t] > 1``, ``h = config.horizon``.
