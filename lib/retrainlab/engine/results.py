@@ -16,7 +16,14 @@ from retrainlab.engine.fixes.feedback_loop import TradeOutcome
 from retrainlab.engine.outcomes import signed_pnl
 from retrainlab.engine.regimes import regime_code, regime_names
 
-__all__ = ["TRADE_COLUMNS", "WalkForwardResult", "close_trades", "mark_to_market", "summarise"]
+__all__ = [
+    "TRADE_COLUMNS",
+    "WalkForwardResult",
+    "close_trades",
+    "fit_tables",
+    "mark_to_market",
+    "summarise",
+]
 
 #: Columns of ``WalkForwardResult.trades``.
 TRADE_COLUMNS: tuple[str, ...] = (
@@ -195,6 +202,26 @@ def close_trades(
         },
         columns=list(TRADE_COLUMNS),
     )
+
+
+def fit_tables(
+    rows: list[tuple], coefficients: list[np.ndarray], dates: pd.DatetimeIndex, columns: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(fits, coefficients)`` frames: one row per refit (``rows``: day, fitted, n_market,
+    n_feedback, n_positive, n_iter, seconds) and one per fitted model, indexed by date."""
+    fits = pd.DataFrame(
+        rows,
+        columns=["day", "fitted", "n_market", "n_feedback", "n_positive", "n_iter", "seconds"],
+    )
+    fits.insert(0, "date", dates[fits["day"].to_numpy(dtype=np.int64)])
+    fits = fits.drop(columns="day")
+    fit_dates = fits.loc[fits["fitted"], "date"]
+    table = pd.DataFrame(
+        np.array(coefficients).reshape(len(coefficients), len(columns)),
+        index=pd.DatetimeIndex(fit_dates, name="date"),
+        columns=columns,
+    )
+    return fits, table
 
 
 def summarise(

@@ -80,6 +80,7 @@ from retrainlab.engine.regimes import regime_names
 from retrainlab.engine.results import (
     WalkForwardResult,
     close_trades,
+    fit_tables,
     mark_to_market,
     summarise,
 )
@@ -406,18 +407,8 @@ def _result(market: Market, run: Run) -> WalkForwardResult:
         horizon=config.horizon,
         lag=config.execution_lag,
     )
-    fits = pd.DataFrame(
-        run.fits.rows,
-        columns=["day", "fitted", "n_market", "n_feedback", "n_positive", "n_iter", "seconds"],
-    )
-    fits.insert(0, "date", dates[fits["day"].to_numpy(dtype=np.int64)])
-    fits = fits.drop(columns="day")
-    fit_dates = fits.loc[fits["fitted"], "date"]
-    columns = [*design_columns(config), "intercept"]
-    coefficients = pd.DataFrame(
-        np.array(run.fits.coefficients).reshape(len(run.fits.coefficients), len(columns)),
-        index=pd.DatetimeIndex(fit_dates, name="date"),
-        columns=columns,
+    fits, coefficients = fit_tables(
+        run.fits.rows, run.fits.coefficients, dates, [*design_columns(config), "intercept"]
     )
     full_probs = np.full(positions.shape, np.nan)
     full_probs[days] = probs
@@ -430,7 +421,7 @@ def _result(market: Market, run: Run) -> WalkForwardResult:
         codes,
         probs,
         forward,
-        len(fit_dates),
+        len(coefficients),
     )
     regime_frame = pd.DataFrame(regime_names(data.regimes), index=dates, columns=tickers)
     return WalkForwardResult(
