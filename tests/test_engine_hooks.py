@@ -18,6 +18,9 @@ from retrainlab.engine.decisions import StaticThresholds
 from retrainlab.engine.fixes import regime_awareness
 from retrainlab.engine.fixes.adaptive_thresholds import AdaptiveThresholds
 from retrainlab.engine.outcomes import OutcomeTable
+from retrainlab.engine.training import fit
+from retrainlab.live.inputs import as_histories
+from retrainlab.live.training import retrain_set
 
 PACKAGE = Path(rl.__file__).parent
 ENGINE = PACKAGE / "engine"
@@ -166,3 +169,20 @@ def test_one_home_for_regimes_minimum_history_and_real_markets():
     assert prices.DEFAULT_MIN_ROWS == regime_awareness.REGIME_HISTORY == features.MIN_HISTORY
     assert set(prices.REAL_MARKETS) == {"sp500", "nasdaq"}
     assert regimes.regime_names(np.array([0, -1])).tolist() == ["bull", None]
+
+
+@pytest.mark.parametrize("config", [OLD, NEW], ids=["OLD", "NEW"])
+def test_retrain_set_is_the_walk_forwards_last_refit(config):
+    """live.training.retrain_set + engine.training.fit on a market's histories and the run's
+    own closed trades give the walk-forward's last model, bit for bit (one code path)."""
+    market = rl.generate_market(seed=4, n_days=61 + 21 * 6, n_tickers=3)  # last row: a refit
+    result = rl.walk_forward(market, config)
+    last = market.dates[-1]
+    outcomes = [o for o in result.trade_outcomes() if o.exit_time < last]
+    _, samples = retrain_set(as_histories(market), outcomes, config)
+    assert samples.n_market == result.fits.iloc[-1]["n_market"]
+    assert samples.n_feedback == result.fits.iloc[-1]["n_feedback"]
+    logit = fit(samples, config)[-1]
+    np.testing.assert_array_equal(
+        np.append(logit.coef_[0], logit.intercept_[0]), result.coefficients.iloc[-1].to_numpy()
+    )
