@@ -10,13 +10,11 @@ import pytest
 
 import retrainlab as rl
 from retrainlab.__main__ import main as cli
-from retrainlab.engine.config import FIXES
 from retrainlab.research.evaluation import (
     BUY_AND_HOLD,
     block_bounds,
     block_market,
     buy_and_hold,
-    config_from_label,
     evaluate_market,
 )
 
@@ -47,22 +45,6 @@ def test_buy_and_hold_lag_shifts_by_one_bar(market):
     assert r1.iloc[0] == 0.0 and r1.iloc[1] == pytest.approx(-5e-4)
     np.testing.assert_allclose(r1.iloc[2:], r0.iloc[2:])
     assert r0.iloc[1] != r1.iloc[1]
-
-
-@pytest.mark.parametrize(
-    "label",
-    ["OLD", "NEW", "OLD+long_lookback", "NEW-regime_awareness", "OLD+feedback_loop+long_lookback"],
-)
-def test_config_labels_round_trip(label):
-    assert config_from_label(label).label == label
-
-
-def test_config_label_errors():
-    with pytest.raises(ValueError, match="long_lookback"):
-        config_from_label("OLD+long_lookbak")
-    with pytest.raises(ValueError, match="expected OLD, NEW"):
-        config_from_label("MID")
-    assert config_from_label("NEW").fixes == FIXES
 
 
 def test_block_bounds():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from retrainlab.engine.features import FEATURE_NAMES
@@ -63,3 +64,34 @@ def test_stale_quotes_in_rrc_are_as_documented():
     unchanged = np.diff(close) == 0
     assert unchanged[:2000].mean() == pytest.approx(0.45, abs=0.01)
     assert unchanged.mean() == pytest.approx(0.13, abs=0.01)
+
+
+def test_engine_drops_features_that_read_absent_fields():
+    import retrainlab as rl
+    from retrainlab.engine.features import FEATURE_NAMES, compute_features, usable_features
+
+    m = load_sp500_panel(["MSFT", "KO"], start="2001-01-01", end="2002-06-30")
+    assert m.absent_fields == ABSENT_FIELDS
+    names = usable_features(m.absent_fields)
+    assert set(FEATURE_NAMES) - set(names) == set(CLOSE_ONLY_MISSING)
+    f = compute_features(m.open, m.high, m.low, m.close, m.volume, absent=m.absent_fields)
+    for j, name in enumerate(FEATURE_NAMES):
+        assert np.isnan(f[..., j]).all() == (name in CLOSE_ONLY_MISSING), name
+    with pytest.raises(ValueError, match="NaN"):
+        compute_features(m.open, m.high, m.low, m.close, m.volume)  # absent not declared
+    for config in (rl.OLD, rl.NEW):
+        r = rl.walk_forward(m, config)
+        base = [c for c in r.coefficients.columns if c in FEATURE_NAMES]
+        assert base == list(names)
+        assert not any(x in c for c in r.coefficients.columns for x in CLOSE_ONLY_MISSING)
+        assert np.isfinite(r.returns).all() and r.metrics["n_fits"] > 0
+
+
+def test_close_only_csv_marks_filled_fields_absent(tmp_path):
+    import retrainlab as rl
+
+    m = load_sp500_panel(["MSFT"], start="2001-01-01", end="2001-12-31")
+    path = tmp_path / "msft.csv"
+    pd.DataFrame({"date": m.dates, "close": m.close[:, 0]}).to_csv(path, index=False)
+    loaded = rl.load_prices(path)
+    assert set(loaded.absent_fields) == {"open", "high", "low", "volume"}

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from skfolio.datasets import load_sp500_dataset  # the optional extra `retrainlab[equities]`
 
 from retrainlab.common.names import check_name
 from retrainlab.engine.market import DATE_UNIT, Market
@@ -52,13 +53,6 @@ SP500_TICKERS: tuple[str, ...] = (
 
 def sp500_prices() -> pd.DataFrame:
     """The raw skfolio frame (dates x 20 tickers of adjusted closes), as shipped."""
-    try:
-        from skfolio.datasets import load_sp500_dataset
-    except ImportError as exc:  # the optional extra is missing
-        raise ImportError(
-            "the S&P 500 panel needs skfolio: pip install 'retrainlab[equities]' "
-            "(or `make setup`, which installs requirements.lock)"
-        ) from exc
     return load_sp500_dataset()
 
 

@@ -32,8 +32,11 @@ from retrainlab.analytics import metrics
 from retrainlab.analytics.stats import paired_bootstrap, sharpe_difference_ci, sign_test_p
 from retrainlab.common.jsonio import jsonable
 from retrainlab.common.names import check_name
+from retrainlab.engine.bars import LAYOUTS
 from retrainlab.engine.config import FIXES, NEW, OLD, RetrainConfig
-from retrainlab.engine.market import LAYOUTS, Market, load_prices
+from retrainlab.engine.market import Market
+from retrainlab.engine.prices import load_prices
+from retrainlab.engine.results import mark_to_market
 from retrainlab.engine.walkforward import first_decision_day, walk_forward
 from retrainlab.research.experiments import cache_dir, code_version
 
@@ -44,8 +47,6 @@ __all__ = [
     "block_bounds",
     "block_market",
     "buy_and_hold",
-    "config_from_label",
-    "execution_lag_of",
     "evaluate_market",
     "main",
     "study_configs",
@@ -68,29 +69,6 @@ def _quiet(_: str) -> None:
 
 
 # --------------------------------------------------------------------------- configurations
-def config_from_label(label: str) -> RetrainConfig:
-    """``"OLD"``, ``"NEW"``, ``"OLD+fix[+fix...]"`` or ``"NEW-fix[-fix...]"`` as a config.
-
-    Unknown fix names raise with a "did you mean". (A local parser until the engine's
-    ``RetrainConfig.from_label`` lands; then this delegates to it.)
-    """
-    text = str(label).strip()
-    base_name, sep, rest = text.partition("+") if text.startswith("OLD") else text.partition("-")
-    if base_name not in ("OLD", "NEW"):
-        raise ValueError(
-            f"unknown configuration {label!r}: expected OLD, NEW, OLD+fix[+fix...] or "
-            f"NEW-fix[-fix...] (fixes: {', '.join(FIXES)})"
-        )
-    if sep and not rest:
-        raise ValueError(f"configuration {label!r} names no fix after {sep!r}")
-    names = [n for n in rest.split(sep)] if rest else []
-    base = OLD if base_name == "OLD" else NEW
-    for name in names:
-        check_name(name, FIXES, "fix")
-        base = base.with_fix(name) if base_name == "OLD" else base.without_fix(name)
-    return base
-
-
 def study_configs() -> dict[str, RetrainConfig]:
     """OLD, NEW and each single fix alone (OLD + fix): the systems of every real-data table."""
     return {"OLD": OLD, "NEW": NEW, **{f"OLD+{fix}": OLD.with_fix(fix) for fix in FIXES}}
@@ -104,16 +82,9 @@ def study_pairs(labels: Sequence[str]) -> list[tuple[str, str]]:
     return pairs + [(BUY_AND_HOLD, label) for label in labels]
 
 
-def execution_lag_of(config: RetrainConfig) -> int:
-    """Trading days between a decision's close and its fill for ``config``."""
-    # Until the engine's RetrainConfig.execution_lag lands, the engine fills at the decision's
-    # own close (lag 0); buy and hold must use the same lag as the systems beside it.
-    return int(getattr(config, "execution_lag", 0))
-
-
 # --------------------------------------------------------------------------- baselines
 def buy_and_hold(
-    market: Market, *, cost_bps: float = 5.0, execution_lag: int = 0, first_day: int = 60
+    market: Market, *, cost_bps: float = 5.0, execution_lag: int = 1, first_day: int = 60
 ) -> pd.Series:
     """Daily net returns of equal-weight buy and hold, on the walk-forward's dates.
 
@@ -130,15 +101,10 @@ def buy_and_hold(
     if execution_lag < 0 or first_day < 0:
         raise ValueError("execution_lag and first_day must be >= 0")
     close = np.asarray(market.close, dtype=np.float64)
-    n, _ = close.shape
-    position = np.zeros(n)
-    fill = first_day + execution_lag
-    position[fill:] = 1.0
-    simple = np.zeros(close.shape)
-    simple[1:] = close[1:] / close[:-1] - 1.0
-    held = np.concatenate([[0.0], position[:-1]])
-    turnover = np.abs(np.diff(position, prepend=0.0))
-    net = held * simple.mean(axis=1) - cost_bps * 1e-4 * turnover
+    n = len(close)
+    positions = np.zeros(close.shape)
+    positions[first_day + execution_lag :] = 1.0
+    net = mark_to_market(positions, close, cost_bps)  # the walk-forward's own cost model
     start = min(first_day, n)
     return pd.Series(net[start:], index=market.dates[start:], name=BUY_AND_HOLD)
 
@@ -172,7 +138,7 @@ def system_returns(
         raise ValueError("no configurations to evaluate")
     first = next(iter(configs.values()))
     for label, config in configs.items():
-        if config.cost_bps != first.cost_bps or execution_lag_of(config) != execution_lag_of(first):
+        if config.cost_bps != first.cost_bps or config.execution_lag != first.execution_lag:
             raise ValueError(
                 f"configuration {label!r} has a different cost or execution lag from the "
                 "first; compare systems under one protocol"
@@ -190,7 +156,7 @@ def system_returns(
     frame[BUY_AND_HOLD] = buy_and_hold(
         market,
         cost_bps=first.cost_bps,
-        execution_lag=execution_lag_of(first),
+        execution_lag=first.execution_lag,
         first_day=first_decision_day(first),
     ).reindex(frame.index)
     return frame
@@ -288,7 +254,7 @@ def evaluate_market(
         "tickers": list(market.tickers),
         "configs": labels,
         "cost_bps": first.cost_bps,
-        "execution_lag": execution_lag_of(first),
+        "execution_lag": first.execution_lag,
         "n_resamples": n_resamples,
         "seed": seed,
         "whole": {
@@ -403,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         check_name(args.layout, LAYOUTS, "layout")
-        configs = {label: config_from_label(label) for label in args.configs}
+        configs = {label: RetrainConfig.from_label(label) for label in args.configs}
         if len(configs) != len(args.configs):
             raise ValueError("a configuration is named twice in --configs")
         if args.cost_bps is not None:

@@ -25,7 +25,7 @@ from retrainlab.engine.market import Market
 from retrainlab.engine.synthetic import DURATION, generate_market
 from retrainlab.engine.walkforward import first_decision_day, walk_forward
 from retrainlab.research import experiments as ex
-from retrainlab.research.evaluation import BUY_AND_HOLD, buy_and_hold, execution_lag_of
+from retrainlab.research.evaluation import BUY_AND_HOLD, buy_and_hold
 
 __all__ = ["Condition", "compare", "condition_table", "default_conditions", "run_condition"]
 
@@ -76,7 +76,7 @@ def _summary_fields(
 
 
 def _baseline(market: Market, config: RetrainConfig) -> dict[str, float]:
-    kwargs = dict(execution_lag=execution_lag_of(config), first_day=first_decision_day(config))
+    kwargs = dict(execution_lag=config.execution_lag, first_day=first_decision_day(config))
     net = buy_and_hold(market, cost_bps=config.cost_bps, **kwargs).to_numpy()
     gross = buy_and_hold(market, cost_bps=0.0, **kwargs).to_numpy()
     return {
