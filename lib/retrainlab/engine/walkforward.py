@@ -76,7 +76,7 @@ from retrainlab.engine.hooks import Hooks, hooks_for
 from retrainlab.engine.market import Market
 from retrainlab.engine.model import predict_proba
 from retrainlab.engine.outcomes import OutcomeTable
-from retrainlab.engine.regimes import regime_names
+from retrainlab.engine.regimes import regime_codes, regime_names
 from retrainlab.engine.results import (
     WalkForwardResult,
     close_trades,
@@ -138,6 +138,13 @@ class MarketData:
                     "(full feature vectors) cannot be fed to a walk-forward on it"
                 )
         regimes = detect_regimes(close)
+        if config.regime_source == "true":  # the generator's regimes: a ceiling, synthetic only
+            if market.regimes is None:
+                raise ValueError(
+                    f"regime_source='true' needs a market with true regimes (a synthetic one); "
+                    f"{market.name!r} has none"
+                )
+            regimes = np.repeat(regime_codes(market.regimes)[:, None], close.shape[1], axis=1)
         tickers = {t: j for j, t in enumerate(market.tickers)}
         day = {d: i for i, d in enumerate(market.dates)}
 

@@ -26,6 +26,7 @@ from retrainlab.engine.synthetic import DURATION, generate_market
 from retrainlab.engine.walkforward import first_decision_day, walk_forward
 from retrainlab.research import experiments as ex
 from retrainlab.research.evaluation import BUY_AND_HOLD, buy_and_hold
+from retrainlab.research.oracle import ORACLE, oracle_returns
 
 __all__ = ["Condition", "compare", "condition_table", "default_conditions", "run_condition"]
 
@@ -75,14 +76,29 @@ def _summary_fields(
     return ex.summarize_run(walk_forward(market, RetrainConfig(**config_fields)))
 
 
-def _baseline(market: Market, config: RetrainConfig) -> dict[str, float]:
+def _baselines(market: Market, config: RetrainConfig) -> list[dict[str, Any]]:
+    """Buy and hold, and the oracle when the market has a planted signal (net and gross)."""
     kwargs = dict(execution_lag=config.execution_lag, first_day=first_decision_day(config))
     net = buy_and_hold(market, cost_bps=config.cost_bps, **kwargs).to_numpy()
     gross = buy_and_hold(market, cost_bps=0.0, **kwargs).to_numpy()
-    return {
-        "sharpe_ratio": metrics.sharpe_ratio(net),
-        "sharpe_at_0bps": metrics.sharpe_ratio(gross),
-    }
+    rows = [
+        {
+            "label": BUY_AND_HOLD,
+            "sharpe_ratio": metrics.sharpe_ratio(net),
+            "sharpe_at_0bps": metrics.sharpe_ratio(gross),
+        }
+    ]
+    if market.planted is not None and np.any(market.planted):
+        rows.append(
+            {
+                "label": ORACLE,
+                "sharpe_ratio": metrics.sharpe_ratio(oracle_returns(market, config).to_numpy()),
+                "sharpe_at_0bps": metrics.sharpe_ratio(
+                    oracle_returns(market, config.replace(cost_bps=0.0)).to_numpy()
+                ),
+            }
+        )
+    return rows
 
 
 def run_condition(
@@ -139,8 +155,8 @@ def run_condition(
     first = next(iter(configs.values()))
     rows = []
     for s in seeds:
-        base = _baseline(_market(condition, s, n_days, n_tickers, data_dir), first)
-        rows.append({"label": BUY_AND_HOLD, "seed": s, **base})
+        for row in _baselines(_market(condition, s, n_days, n_tickers, data_dir), first):
+            rows.append({"seed": s, **row})
     return pd.concat([frame, pd.DataFrame(rows)], ignore_index=True)
 
 
