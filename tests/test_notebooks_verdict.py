@@ -81,7 +81,11 @@ def test_sensitivity_results(results):
         "edge 1",
         "edge 2",
         "shorter regimes",
+        "edge 1, lag 0",
     ]
+    assert [r["execution_lag"] for r in sens["conditions"]] == [1, 1, 1, 1, 1, 0]
+    assert "oracle" in sens["base"]["sharpe_ratio"]
+    assert set(sens["regime"]) >= {"true: OLD+regime_awareness[true] - OLD"}
     assert sens["base"]["seed"] == [0, 1]
     assert set(sens["placebo_fresh"]["vs_zero"]) >= {"OLD", "NEW"}
 

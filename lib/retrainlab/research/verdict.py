@@ -247,6 +247,28 @@ def _synthetic(results: Mapping[str, Any], best: str | None) -> list[dict]:
                     s,
                 )
             )
+    regime = results.get("sensitivity", {}).get("regime")
+    if regime is not None:
+        true = regime["true: OLD+regime_awareness[true] - OLD"]
+        detected = regime["detected: OLD+regime_awareness - OLD"]
+        lines.append(
+            _line(
+                "synthetic",
+                "regime_idea",
+                "regime inputs help when the regimes are true",
+                _positive(true),
+                true,
+            )
+        )
+        lines.append(
+            _line(
+                "synthetic",
+                "regime_detector",
+                "regime inputs help with the detected regimes",
+                _positive(detected),
+                detected,
+            )
+        )
     final = results.get("final_comparison")
     if final is not None:
         top = max(final["costs"], key=float)

@@ -21,6 +21,7 @@ def context(results: Mapping[str, Any]) -> dict[str, Any]:
         "rows": sens["conditions"],
         "keys": list(KEYS),
         "placebo": sens["placebo_fresh"],
+        "regime": sens.get("regime"),
         "seeds": sens["params"]["seeds"],
         "n_days": sens["params"]["n_days"],
         "n_tickers": sens["params"]["n_tickers"],
