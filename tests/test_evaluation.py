@@ -132,3 +132,17 @@ def test_returns_frame_alignment(market):
     frame = system_returns(market, {"OLD": rl.OLD}, use_cache=False)
     assert list(frame.columns) == ["OLD", BUY_AND_HOLD]
     assert isinstance(frame.index, pd.DatetimeIndex) and frame.notna().all().all()
+
+
+def test_evaluate_cli_close_only_wide_file(tmp_path, monkeypatch, capsys, market):
+    monkeypatch.setenv("RETRAINLAB_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "closes.csv"
+    frame = pd.DataFrame(market.close, columns=list(market.tickers))
+    frame.insert(0, "date", market.dates)
+    frame.to_csv(path, index=False)
+    args = ["evaluate", "--prices", str(path), "--layout", "wide", "--configs", "OLD", "NEW"]
+    code = cli([*args, "--block-days", "0", "--n-resamples", "100", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    out = json.loads(captured.out)
+    assert out["blocks"] == [] and set(out["paired"]) == {"NEW", BUY_AND_HOLD}
