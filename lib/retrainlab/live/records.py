@@ -12,9 +12,7 @@ from scipy.special import ndtr
 
 from retrainlab.common.jsonio import jsonable
 from retrainlab.engine.config import RetrainConfig
-from retrainlab.engine.fixes.adaptive_thresholds import (
-    static_thresholds,
-)
+from retrainlab.engine.fixes.adaptive_thresholds import static_thresholds
 
 #: Bars of daily log returns the fallback momentum rule looks at.
 FALLBACK_LOOKBACK: int = 20
@@ -76,16 +74,19 @@ class Signal:
 
 @dataclass(frozen=True)
 class RetrainReport:
-    """What a retrain did. True in a boolean context when a new model is being served.
+    """What a retrain did. True in a boolean context when its model was promoted (is served).
 
-    ``n_samples = n_market + n_feedback`` trained the served model; ``validation`` holds the
-    hold-out scores (see the module docstring); ``reason`` says why a retrain did not run.
+    ``ok``: the retrain ran (samples, validation). ``promoted``: its model passed the promotion
+    rule (purged hold-out log-loss strictly below the constant-probability baseline's) and the
+    pointer moved to it. ``reason`` says why a retrain did not run or was not promoted.
+    ``n_samples = n_market + n_feedback``; ``validation`` holds the hold-out scores.
     """
 
     ok: bool
     reason: str
     version: int | None
     trained_at: str
+    promoted: bool = False
     n_samples: int = 0
     n_market: int = 0
     n_feedback: int = 0
@@ -98,7 +99,7 @@ class RetrainReport:
     notes: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return self.ok
+        return self.promoted
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable({name: getattr(self, name) for name in self.__dataclass_fields__})
