@@ -9,98 +9,62 @@ A trading engine calls four things (the published report's "How to Use", made re
     report = MLIntegration.get_instance().trigger_retraining()
     stats = get_ml_stats()
 
-The model is the walk-forward's model, trained the walk-forward's way, through the engine's own
-functions: ``features.compute_features``, ``fixes.regime_awareness.detect_regimes``,
-``model.design_matrix``, ``fixes.profit_weighted_loss.training_weights``,
-``fixes.feedback_loop.feedback_samples`` and ``model.fit_model``. A retrain at the last bar R of
-each history uses exactly the samples the walk-forward would use at a refit on R (rows
-``R - train_window <= t <= R - horizon`` with every design column finite, pooled across symbols
-in (time, symbol) order, weights scaled to mean 1 over the pool) plus the recorded outcomes as
-feedback samples (label: the underlying rose; weight ``(1 + 5|pnl|) x 1.5 if a loss``). With
-equal calendars this is the walk-forward's model bit for bit (tested).
+The model is the walk-forward's model, trained at each history's last bar through the engine's
+own functions (``live.training``); with equal calendars it is the walk-forward's model bit for
+bit (tested). Every decision is in the README section "Use in a trading engine"; by module:
 
-Decisions made here (documented in the README section "Use in a trading engine"):
+* ``live.store`` (and ``schema``, ``errors``, ``encoding``): the state database, ``StateError``.
+* ``live.inputs`` / ``live.trades``: price histories and trades, validated (``TradeBounds``).
+* ``live.signals`` / ``live.records``: one signal, the fallback rule, ``Signal``,
+  ``RetrainReport``.
+* ``live.retrain``: one retrain and the promotion rule; ``live.serving``: which model serves,
+  which files are kept; ``live.models``: model files, confined, trusting ``TRUSTED_TYPES``.
+* ``live.stats``: ``get_ml_stats()``; ``live.cli``: the operator commands.
 
-* **State directory** (``state_dir=``, else ``$RETRAINLAB_STATE_DIR``, else the user data folder
-  from ``platformdirs``) holds ``state.db`` (see ``retrainlab.store``: trades, prediction log,
-  retrain history, and the latest price history per symbol as Parquet bytes) and
-  ``models/model-NNNNNN.skops``. A state directory is bound to the ``RetrainConfig`` it was
-  created with; opening it with another config is refused.
-* **Model files** are written with ``skops.io.dump`` to a temporary file, fsynced and renamed
-  (atomic); the database's ``meta.model_version`` then points at the new file in one
-  transaction (a compare-and-set: only ever to a higher version), so a reader sees the old or
-  the new model, never half of one. Loading (``live.models``) is confined to ``models/``,
-  reads regular files only and refuses any type outside ``TRUSTED_TYPES`` before anything is
-  constructed. A retrain's model is promoted only if it beats the constant-probability
-  baseline on the purged hold-out (``live.retrain``); which model is served when the pointer's
-  file is missing or broken, and which files are kept, is ``live.serving``.
-* **Opening** a state directory marks retrains left ``running`` by a dead process as
-  ``interrupted`` and removes temporary model files of dead writers. SQLite failures leave as
-  ``StateError`` (``live.errors``) with a message that says what to do.
-* **Trades** are validated by ``live.trades`` (bounds in ``TradeBounds``); stored price
-  histories keep only the bars a refit can use (``stored_bars``).
-* **Thresholds** (``AdaptiveThresholds`` when the config has ``adaptive_thresholds``) are saved
-  with each model (``get_state``) together with the id of the last logged prediction they had
-  seen; afterwards they are the snapshot plus every *model* probability logged since, replayed
-  in log order. Every process and thread therefore derives the same thresholds from the same
-  database, and a restart continues with exactly the same ones. A signal is classified with the
-  thresholds in force, then its probability joins the history (observe after classify, as in
-  the walk-forward; the facade observes one signal at a time instead of one decision date).
-* **Fallback.** With no trained model, or fewer bars than the features need (``MIN_HISTORY``),
-  a momentum rule answers: ``p = Phi(z)``, ``z`` the t-statistic of the mean daily log return
-  over the last ``FALLBACK_LOOKBACK`` bars, classified with the base thresholds (0.55 / 0.45
-  for adaptive configs, else the static 0.52 / 0.48). The prediction log marks it ``fallback``
-  with the reason.
-* **Trade matching.** ``record_trade`` takes the features, regime, probability and confidence
-  of the latest prediction logged for the symbol (at or before ``entry_time`` when given;
-  times are UTC, naive times are taken as UTC). Without a matching prediction, or when that
-  prediction had too few bars for the features, the trade is stored without features and
-  cannot feed training (the retrain report counts them). ``size`` is the position's notional;
-  P&L = ``size * pnl_pct``.
-* **Retrain data.** ``trigger_retraining()`` uses the latest history stored per symbol (every
-  ``get_signal`` call stores its ``price_data`` when it changed); ``price_data=`` (a dict
-  ``{symbol: history}`` or a ``Market``) is used instead and not stored. Every recorded trade
-  is closed, so all of them are candidates; when every history has dates, only trades that
-  entered inside the training window are used (``since``, as in the walk-forward).
-* **Validation.** Before the served fit, the most recent ``HOLDOUT_FRACTION`` of the sample
-  rows (time-ordered, aligned at each history's last bar) is held out; a model fitted on the
-  earlier rows, purged by the horizon (train rows ``t + h <= T0``, T0 the first held-out
-  row), with the feedback outcomes that closed before T0, is scored on it (log-loss, accuracy,
-  AUC, base rate). The served model is then refit on all samples.
+Decided here: a **state directory** (``state_dir=``, else ``$RETRAINLAB_STATE_DIR``, else the
+user data folder) holds ``state.db`` and ``models/``, and is bound to the ``RetrainConfig`` it
+was created with. Opening it marks retrains left ``running`` by a dead process
+``interrupted`` and removes dead writers' temporary model files. **Thresholds**
+(``AdaptiveThresholds``) are saved with each model with the id of the last logged prediction
+they had seen; afterwards they are that snapshot plus every *model* probability logged since,
+in log order, so every process derives the same ones and a restart continues with them. A
+signal is classified with the thresholds in force, then its probability joins the history.
+Instances survive ``fork``: the child gets new locks and connections.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import threading
 import weakref
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 import pandas as pd
 from platformdirs import user_data_dir
 
 from retrainlab.engine.config import NEW, RetrainConfig
-from retrainlab.engine.features import MIN_HISTORY, compute_features
 from retrainlab.engine.fixes.adaptive_thresholds import (
     AdaptiveThresholds,
-    classify,
     static_thresholds,
 )
-from retrainlab.engine.fixes.confidence_sizing import confidence, position_size
 from retrainlab.engine.fixes.feedback_loop import TradeOutcome
-from retrainlab.engine.fixes.regime_awareness import detect_regimes
-from retrainlab.engine.model import design_matrix, predict_proba
-from retrainlab.live.encoding import blob_vector, real, text_time, time_text, utc_now, vector_blob
+from retrainlab.live.encoding import time_text, utc_now
 from retrainlab.live.errors import NotAStateDatabase, StateError
-from retrainlab.live.inputs import Bars, as_bars, as_histories, check_symbol, stored_bars
-from retrainlab.live.records import RetrainReport, Signal, fallback_thresholds, momentum_probability
+from retrainlab.live.inputs import (
+    Bars,
+    as_bars,
+    as_histories,
+    check_symbol,
+    price_row,
+    stored_bars,
+)
+from retrainlab.live.records import RetrainReport, Signal
 from retrainlab.live.retrain import run_retrain
 from retrainlab.live.serving import KEEP_MODELS, Served, choose_served, prune, remove_orphans
+from retrainlab.live.signals import Inputs, decide
 from retrainlab.live.stats import state_stats
 from retrainlab.live.store import DATABASE_NAME, StateStore
 from retrainlab.live.trades import (
@@ -111,6 +75,9 @@ from retrainlab.live.trades import (
     check_prices,
     check_times,
     direction,
+    matched_outcome,
+    outcome_row,
+    row_outcome,
 )
 
 __all__ = [
@@ -375,84 +342,22 @@ class MLIntegration:
     def signal(self, symbol: str, price_data: Any) -> Signal:
         """Like ``get_signal`` but returns the full ``Signal`` (size, source, thresholds...)."""
         symbol = check_symbol(symbol)
-        bars = as_bars(price_data, symbol)
-        features = compute_features(bars.open, bars.high, bars.low, bars.close, bars.volume)
-        codes = detect_regimes(bars.close)
-        last_x, regime = features[-1], int(codes[-1])
-        defined = bool(np.all(np.isfinite(last_x)))
-        kept = bars.tail(stored_bars(self.config))  # only what a refit can use
+        inputs = Inputs.of(as_bars(price_data, symbol))
+        kept = inputs.bars.tail(stored_bars(self.config))  # only what a refit can use
         digest = kept.digest()
         prices = None
         if self._store.price_digest(symbol) != digest:
-            prices = {
-                "symbol": symbol,
-                "updated_at": time_text(utc_now()),
-                "n_rows": kept.n,
-                "first_time": time_text(None if kept.dates is None else kept.dates[0]),
-                "last_time": time_text(kept.last_time),
-                "digest": digest,
-                "data": kept.to_parquet_bytes(),
-            }
+            prices = price_row(symbol, kept, digest, time_text(utc_now()))
         with self._lock:
             self._refresh()
-            served = self._served
-            if served.payload is not None and defined:
-                X = design_matrix(last_x[None, :], codes[-1:], self.config)
-                p = float(predict_proba(served.payload["model"], X)[0])
-                long_t, short_t = self._current_thresholds()
-                source, reason, version = "model", served.note, served.version
-            else:
-                p = momentum_probability(bars.close)
-                long_t, short_t = fallback_thresholds(self.config)
-                source, version = "fallback", None
-                if served.payload is None:
-                    reason = served.note or "no trained model"
-                elif bars.n < MIN_HISTORY:
-                    reason = (
-                        f"too little data: {bars.n} bars, the model's features need {MIN_HISTORY}"
-                    )
-                else:
-                    reason = "the features of the last bar are not finite (extreme prices)"
-            label = str(classify(p, long_t, short_t))
-            conf = float(confidence(p))
-            size = float(position_size(p, self.config))
-            row = {
-                "created_at": time_text(utc_now()),
-                "symbol": symbol,
-                "bar_time": time_text(bars.last_time),
-                "n_bars": bars.n,
-                "signal": label,
-                "probability": p,
-                "confidence": conf,
-                "size": size,
-                "regime": regime,
-                "features": vector_blob(last_x) if defined else None,
-                "source": source,
-                "reason": reason or None,
-                "model_version": version,
-                "long_threshold": long_t,
-                "short_threshold": short_t,
-            }
+            signal, row = decide(
+                symbol, inputs, self._served, self._current_thresholds(), self.config
+            )
             with self._store.transaction() as tx:
                 prediction_id = self._store.insert_prediction(tx, row)
                 if prices is not None:
                     self._store.upsert_prices(tx, prices)
-        return Signal(
-            symbol=symbol,
-            signal=label,
-            probability=p,
-            confidence=conf,
-            size=size,
-            source=source,
-            reason=reason,
-            regime=regime,
-            long_threshold=long_t,
-            short_threshold=short_t,
-            model_version=version,
-            prediction_id=prediction_id,
-            n_bars=bars.n,
-            bar_time=bars.last_time,
-        )
+        return dataclasses.replace(signal, prediction_id=prediction_id)
 
     # ------------------------------------------------------------------ trades
     def record_trade(
@@ -480,21 +385,7 @@ class MLIntegration:
         entry, exit_price, size = check_prices(entry, exit_price, size, self.bounds)
         entry_ts, exit_ts = check_times(entry_time, exit_time, self.bounds)
         pred = self._store.latest_prediction(symbol, time_text(entry_ts))
-        if entry_ts is None:
-            entry_ts = exit_ts if pred is None else min(text_time(pred["created_at"]), exit_ts)
-        outcome = TradeOutcome(
-            symbol=symbol,
-            direction=side,
-            entry_price=entry,
-            exit_price=exit_price,
-            size=size,
-            entry_time=entry_ts,
-            exit_time=exit_ts,
-            features=None if pred is None else blob_vector(pred["features"]),
-            regime=-1 if pred is None else int(pred["regime"]),
-            probability=float("nan") if pred is None else float(pred["probability"]),
-            confidence=float("nan") if pred is None else float(pred["confidence"]),
-        )
+        outcome = matched_outcome(symbol, side, (entry, exit_price, size), entry_ts, exit_ts, pred)
         self._insert_outcome(outcome, None if pred is None else int(pred["id"]))
         return outcome
 
@@ -509,43 +400,11 @@ class MLIntegration:
         return stored
 
     def _insert_outcome(self, o: TradeOutcome, prediction_id: int | None) -> None:
-        self._store.insert_trade(
-            {
-                "recorded_at": time_text(utc_now()),
-                "symbol": o.symbol,
-                "direction": o.direction,
-                "entry_price": o.entry_price,
-                "exit_price": o.exit_price,
-                "size": o.size,
-                "entry_time": time_text(o.entry_time),
-                "exit_time": time_text(o.exit_time),
-                "features": vector_blob(o.features),
-                "regime": int(o.regime),
-                "probability": None if math.isnan(o.probability) else o.probability,
-                "confidence": None if math.isnan(o.confidence) else o.confidence,
-                "prediction_id": prediction_id,
-                "pnl_pct": o.pnl_pct,
-            }
-        )
+        self._store.insert_trade(outcome_row(o, prediction_id, time_text(utc_now())))
 
     def outcomes(self) -> list[TradeOutcome]:
         """Every recorded trade as a ``TradeOutcome``, in recording order."""
-        return [
-            TradeOutcome(
-                symbol=r["symbol"],
-                direction=r["direction"],
-                entry_price=r["entry_price"],
-                exit_price=r["exit_price"],
-                size=r["size"],
-                entry_time=text_time(r["entry_time"]),
-                exit_time=text_time(r["exit_time"]),
-                features=blob_vector(r["features"]),
-                regime=int(r["regime"]),
-                probability=real(r["probability"]),
-                confidence=real(r["confidence"]),
-            )
-            for r in self._store.trades()
-        ]
+        return [row_outcome(r) for r in self._store.trades()]
 
     def histories(self) -> dict[str, Bars]:
         """The latest price history stored per symbol (what a no-argument retrain uses)."""

@@ -23,6 +23,7 @@ from retrainlab.engine.market import (
     normalise_column,
     validate_bars,
 )
+from retrainlab.live.encoding import time_text
 
 #: Largest price history accepted, in bars (about 400 years of daily bars); more is refused.
 MAX_BARS: int = 100_000
@@ -105,6 +106,19 @@ class Bars:
 
 
 _DATE_KEYS = (*DATE_COLUMNS, "dates")
+
+
+def price_row(symbol: str, bars: Bars, digest: str, updated_at: str) -> dict[str, Any]:
+    """``bars`` as a row of the ``prices`` table (Parquet bytes)."""
+    return {
+        "symbol": symbol,
+        "updated_at": updated_at,
+        "n_rows": bars.n,
+        "first_time": time_text(None if bars.dates is None else bars.dates[0]),
+        "last_time": time_text(bars.last_time),
+        "digest": digest,
+        "data": bars.to_parquet_bytes(),
+    }
 
 
 def check_symbol(symbol: Any) -> str:

@@ -1,4 +1,11 @@
-"""What the facade returns (``Signal``, ``RetrainReport``) and its fallback rule."""
+"""What the facade returns (``Signal``, ``RetrainReport``) and its fallback rule.
+
+* **Fallback.** With no trained model, or fewer bars than the features need (``MIN_HISTORY``),
+  a momentum rule answers: ``p = Phi(z)``, ``z`` the t-statistic of the mean daily log return
+  over the last ``FALLBACK_LOOKBACK`` bars, classified with the base thresholds (0.55 / 0.45
+  for adaptive configs, else the static 0.52 / 0.48). The prediction log marks it ``fallback``
+  with the reason.
+"""
 
 from __future__ import annotations
 

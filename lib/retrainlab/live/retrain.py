@@ -7,6 +7,17 @@ baseline on the same hold-out rows. Otherwise, or if no hold-out score could be 
 current model keeps serving (or the fallback, if none) and the ``RetrainReport`` says
 ``promoted=False`` with the reason. A promotion is a compare-and-set on the version: a model
 never replaces a newer one (``StateStore.finish_retrain``).
+
+* **Retrain data.** ``trigger_retraining()`` uses the latest history stored per symbol (every
+  ``get_signal`` call stores its ``price_data`` when it changed); ``price_data=`` (a dict
+  ``{symbol: history}`` or a ``Market``) is used instead and not stored. Every recorded trade
+  is closed, so all of them are candidates; when every history has dates, only trades that
+  entered inside the training window are used (``since``, as in the walk-forward).
+* **Validation.** Before the served fit, the most recent ``HOLDOUT_FRACTION`` of the sample
+  rows (time-ordered, aligned at each history's last bar) is held out; a model fitted on the
+  earlier rows, purged by the horizon (train rows ``t + h <= T0``, T0 the first held-out
+  row), with the feedback outcomes that closed before T0, is scored on it (log-loss, accuracy,
+  AUC, base rate). The served model is then refit on all samples.
 """
 
 from __future__ import annotations

@@ -53,100 +53,18 @@ import numpy as np
 
 from retrainlab.live.encoding import time_text, utc_now
 from retrainlab.live.errors import NotAStateDatabase, StateError, pid_alive, state_error
+from retrainlab.live.schema import MIGRATE_1, SCHEMA, SCHEMA_VERSION, TABLES
 
 #: SQLite ``PRAGMA application_id`` of a retrainlab state database ("RTLB" in ASCII).
 APPLICATION_ID: int = 0x52544C42
 #: Name stored in ``meta.application``.
 APPLICATION: str = "retrainlab"
-#: Version of the schema below; a database with a higher version is refused, version 1 migrated.
-SCHEMA_VERSION: int = 2
 #: File name of the database inside a state directory.
 DATABASE_NAME: str = "state.db"
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
-_SCHEMA = """
-CREATE TABLE meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE predictions (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at      TEXT NOT NULL,
-    symbol          TEXT NOT NULL,
-    bar_time        TEXT,
-    n_bars          INTEGER NOT NULL,
-    signal          TEXT NOT NULL CHECK (signal IN ('long', 'short', 'neutral')),
-    probability     REAL NOT NULL CHECK (probability BETWEEN 0 AND 1),
-    confidence      REAL NOT NULL,
-    size            REAL NOT NULL,
-    regime          INTEGER NOT NULL,
-    features        BLOB,
-    source          TEXT NOT NULL CHECK (source IN ('model', 'fallback')),
-    reason          TEXT,
-    model_version   INTEGER,
-    long_threshold  REAL NOT NULL,
-    short_threshold REAL NOT NULL
-);
-CREATE INDEX predictions_by_symbol ON predictions (symbol, id);
-CREATE INDEX predictions_by_source ON predictions (source, id);
-CREATE TABLE trades (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    recorded_at   TEXT NOT NULL,
-    symbol        TEXT NOT NULL,
-    direction     TEXT NOT NULL CHECK (direction IN ('long', 'short')),
-    entry_price   REAL NOT NULL CHECK (entry_price > 0),
-    exit_price    REAL NOT NULL CHECK (exit_price > 0),
-    size          REAL NOT NULL CHECK (size > 0),
-    entry_time    TEXT NOT NULL,
-    exit_time     TEXT NOT NULL,
-    features      BLOB,
-    regime        INTEGER NOT NULL,
-    probability   REAL,
-    confidence    REAL,
-    prediction_id INTEGER REFERENCES predictions (id),
-    pnl_pct       REAL NOT NULL
-);
-CREATE TABLE prices (
-    symbol     TEXT PRIMARY KEY,
-    updated_at TEXT NOT NULL,
-    n_rows     INTEGER NOT NULL,
-    first_time TEXT,
-    last_time  TEXT,
-    digest     TEXT NOT NULL,
-    data       BLOB NOT NULL
-);
-"""
 
-_RETRAINS = """
-CREATE TABLE retrains (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    started_at  TEXT NOT NULL,
-    finished_at TEXT,
-    status      TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed', 'interrupted')),
-    promoted    INTEGER NOT NULL DEFAULT 0,
-    reason      TEXT,
-    n_samples   INTEGER,
-    n_feedback  INTEGER,
-    model_file  TEXT,
-    report      TEXT,
-    host        TEXT,
-    pid         INTEGER
-)
-"""
-_SCHEMA += _RETRAINS
-
-# version 1 -> 2: retrains gain promoted/host/pid and the status 'interrupted'
-_MIGRATE_1 = (
-    "ALTER TABLE retrains RENAME TO retrains_v1",
-    _RETRAINS,
-    "INSERT INTO retrains (id, started_at, finished_at, status, promoted, reason, n_samples, "
-    "n_feedback, model_file, report) SELECT id, started_at, finished_at, status, "
-    "status = 'ok', reason, n_samples, n_feedback, model_file, report FROM retrains_v1",
-    "DROP TABLE retrains_v1",
-)
-
-_TABLES = ("meta", "predictions", "trades", "prices", "retrains")
 __all__ = ["DATABASE_NAME", "SCHEMA_VERSION", "NotAStateDatabase", "StateError", "StateStore"]
 #: This machine's name, stored with a running retrain (its pid is only meaningful here).
 HOST: str = socket.gethostname()
@@ -267,7 +185,7 @@ class StateStore:
                 f"has schema version {version}, newer than this retrainlab "
                 f"({SCHEMA_VERSION}); upgrade retrainlab"
             )
-        missing = [t for t in _TABLES if t not in tables]
+        missing = [t for t in TABLES if t not in tables]
         if missing:
             raise self._refuse(f"lacks the tables {', '.join(missing)}")
         return "old" if version < SCHEMA_VERSION else "ok"
@@ -281,7 +199,7 @@ class StateStore:
             # another process may have created it meanwhile: check again under the write lock
             if self._check(tx) != "empty":
                 return
-            for statement in _SCHEMA.split(";"):  # not executescript: it would COMMIT first
+            for statement in SCHEMA.split(";"):  # not executescript: it would COMMIT first
                 if statement.strip():
                     tx.execute(statement)
             tx.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -299,7 +217,7 @@ class StateStore:
         with self.transaction() as tx:
             if self._check(tx) != "old":
                 return
-            for statement in _MIGRATE_1:
+            for statement in MIGRATE_1:
                 tx.execute(statement)
             tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self.set_meta(tx, "schema_version", str(SCHEMA_VERSION))
@@ -403,8 +321,8 @@ class StateStore:
 
     def count(self, table: str) -> int:
         """Number of rows of one of the tables."""
-        if table not in _TABLES:
-            raise ValueError(f"unknown table {table!r}; tables: {', '.join(_TABLES)}")
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
         return int(self.query(f"SELECT COUNT(*) FROM {table}")[0][0])
 
     # ------------------------------------------------------------------ predictions

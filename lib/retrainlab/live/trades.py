@@ -5,6 +5,13 @@ prices and size are real numbers (not booleans), finite and > 0; the price move
 ``|exit / entry - 1|`` is at most ``TradeBounds.max_move`` (default 1.0, i.e. 100 %); its P&L is
 finite; entry is not after exit; both times are after the Unix epoch; exit is not later than
 now plus ``TradeBounds.clock_skew`` (default 5 minutes).
+
+* **Trade matching.** ``record_trade`` takes the features, regime, probability and confidence
+  of the latest prediction logged for the symbol (at or before ``entry_time`` when given;
+  times are UTC, naive times are taken as UTC). Without a matching prediction, or when that
+  prediction had too few bars for the features, the trade is stored without features and
+  cannot feed training (the retrain report counts them). ``size`` is the position's notional;
+  P&L = ``size * pnl_pct``.
 """
 
 from __future__ import annotations
@@ -19,7 +26,15 @@ import pandas as pd
 
 from retrainlab.common.names import suggest
 from retrainlab.engine.fixes.feedback_loop import DIRECTIONS, TradeOutcome
-from retrainlab.live.encoding import as_utc, utc_now
+from retrainlab.live.encoding import (
+    as_utc,
+    blob_vector,
+    real,
+    text_time,
+    time_text,
+    utc_now,
+    vector_blob,
+)
 
 #: Default bound on ``|exit / entry - 1|`` (1.0 = a 100 % move).
 MAX_MOVE: float = 1.0
@@ -150,4 +165,70 @@ def check_outcome(outcome: Any, bounds: TradeBounds) -> TradeOutcome:
         regime=int(regime),
         probability=float(outcome.probability),
         confidence=float(outcome.confidence),
+    )
+
+
+def outcome_row(o: TradeOutcome, prediction_id: int | None, recorded_at: str) -> dict[str, Any]:
+    """A ``TradeOutcome`` as a row of the ``trades`` table."""
+    return {
+        "recorded_at": recorded_at,
+        "symbol": o.symbol,
+        "direction": o.direction,
+        "entry_price": o.entry_price,
+        "exit_price": o.exit_price,
+        "size": o.size,
+        "entry_time": time_text(o.entry_time),
+        "exit_time": time_text(o.exit_time),
+        "features": vector_blob(o.features),
+        "regime": int(o.regime),
+        "probability": None if math.isnan(o.probability) else o.probability,
+        "confidence": None if math.isnan(o.confidence) else o.confidence,
+        "prediction_id": prediction_id,
+        "pnl_pct": o.pnl_pct,
+    }
+
+
+def row_outcome(r: Any) -> TradeOutcome:
+    """A row of the ``trades`` table as a ``TradeOutcome``."""
+    return TradeOutcome(
+        symbol=r["symbol"],
+        direction=r["direction"],
+        entry_price=r["entry_price"],
+        exit_price=r["exit_price"],
+        size=r["size"],
+        entry_time=text_time(r["entry_time"]),
+        exit_time=text_time(r["exit_time"]),
+        features=blob_vector(r["features"]),
+        regime=int(r["regime"]),
+        probability=real(r["probability"]),
+        confidence=real(r["confidence"]),
+    )
+
+
+def matched_outcome(
+    symbol: str,
+    side: str,
+    prices: tuple[float, float, float],
+    entry_ts: pd.Timestamp | None,
+    exit_ts: pd.Timestamp,
+    pred: Any,
+) -> TradeOutcome:
+    """The outcome of a checked trade with the features, regime, probability and confidence
+    of its matched prediction row ``pred`` (None: unmatched). Entry defaults to the
+    prediction's time (never after the exit), else to the exit."""
+    if entry_ts is None:
+        entry_ts = exit_ts if pred is None else min(text_time(pred["created_at"]), exit_ts)
+    entry, exit_price, size = prices
+    return TradeOutcome(
+        symbol=symbol,
+        direction=side,
+        entry_price=entry,
+        exit_price=exit_price,
+        size=size,
+        entry_time=entry_ts,
+        exit_time=exit_ts,
+        features=None if pred is None else blob_vector(pred["features"]),
+        regime=-1 if pred is None else int(pred["regime"]),
+        probability=float("nan") if pred is None else float(pred["probability"]),
+        confidence=float("nan") if pred is None else float(pred["confidence"]),
     )
