@@ -11,6 +11,7 @@ import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,10 @@ from retrainlab.live import store as store_module
 from retrainlab.live.cli import main as cli
 from retrainlab.live.facade import MLIntegration
 from retrainlab.live.inputs import MAX_BARS, stored_bars
+from retrainlab.live.models import TRUSTED_TYPES
+from retrainlab.live.serving import KEEP_MODELS
 from retrainlab.live.store import StateError, StateStore
+from retrainlab.live.trades import CLOCK_SKEW, MAX_MOVE
 
 
 @pytest.fixture(scope="module")
@@ -400,3 +404,18 @@ def test_features_that_overflow_are_not_called_too_little_data(ml):
     close[-1] = 1e300  # a finite price whose returns and squares overflow
     sig = ml.signal("A", {"close": close})
     assert sig.source == "fallback" and "too little data" not in sig.reason
+
+
+# ----------------------------------------------------------------------------- the README
+
+
+def test_readme_states_the_facade_facts_as_the_code_has_them():
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    section = text[text.index("## Use in a trading engine") :]
+    assert f"{stored_bars(OLD)} bars for `OLD`, {stored_bars(NEW)} for `NEW`" in section
+    assert f"{MAX_BARS:,} bars" in section
+    assert f"default **{MAX_MOVE:.1f}, i.e. {MAX_MOVE * 100:.0f} %**" in section
+    assert f"default **{CLOCK_SKEW.seconds // 60} minutes**" in section
+    assert f"the {KEEP_MODELS} newest files" in section
+    for name in TRUSTED_TYPES:
+        assert f"`{name}`" in section or f"`{name.rsplit('.', 1)[1]}`" in section, name

@@ -51,7 +51,7 @@ ROLES = ("retrainer-a", "retrainer-b", "trader")
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("facade_subprocess")
+@pytest.mark.xdist_group("facade_soak")
 def test_soak_processes_retrain_signal_and_trade_at_once(tmp_path):
     state, sync = tmp_path / "state", tmp_path / "sync"
     sync.mkdir()
