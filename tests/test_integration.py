@@ -55,7 +55,7 @@ def ml(tmp_path):
 
 
 def _db_count(ml, table):
-    return ml._store.count(table)
+    return ml.store.count(table)
 
 
 def _trade_loop(ml, market, days, size=1000.0):
@@ -191,7 +191,7 @@ def test_fallback_serves_without_a_model_and_is_logged(ml, market):
     assert conf == pytest.approx(confidence(p))
     expected = "long" if p > 0.55 else "short" if p < 0.45 else "neutral"
     assert signal == expected
-    row = ml._store.recent_predictions(1)[0]
+    row = ml.store.recent_predictions(1)[0]
     assert (row["source"], row["reason"], row["signal"]) == ("fallback", "no trained model", signal)
     stats_ = ml.get_stats()
     assert stats_["fallback_served"] and stats_["last_source"] == "fallback"
@@ -336,7 +336,7 @@ def test_retrain_without_data_says_why(ml):
     assert not report and not report.ok and not report.promoted and report.version is None
     assert "no price histories" in report.reason and "get_signal" in report.reason
     assert ml.model is None
-    row = ml._store.retrains()[-1]
+    row = ml.store.retrains()[-1]
     assert row["status"] == "failed" and "no price histories" in row["reason"]
     assert ml.get_stats()["last_retrain"]["status"] == "failed"
 
@@ -440,7 +440,7 @@ def test_adaptive_thresholds_follow_logged_model_probabilities(trained, market, 
         for t in range(250, 270):
             for j, symbol in enumerate(market.tickers):
                 ml.signal(symbol, market.ohlcv(j).iloc[: t + 1])
-        rows = ml._store.query(
+        rows = ml.store.query(
             "SELECT probability, long_threshold, short_threshold FROM "
             "predictions WHERE source = 'model' ORDER BY id"
         )
@@ -590,9 +590,9 @@ def test_foreign_database_in_state_dir_is_refused(tmp_path):
 
 def test_price_histories_are_stored_only_when_changed(ml, market):
     ml.get_signal("SYN00", market.ohlcv(0).iloc[:100])
-    stamp = ml._store.prices()[0]["updated_at"]
+    stamp = ml.store.prices()[0]["updated_at"]
     ml.get_signal("SYN00", market.ohlcv(0).iloc[:100])
-    assert ml._store.prices()[0]["updated_at"] == stamp
+    assert ml.store.prices()[0]["updated_at"] == stamp
     ml.get_signal("SYN00", market.ohlcv(0).iloc[:120])
     ml.get_signal("SYN01", {"close": market.close[:80, 1]})
     histories = ml.histories()
@@ -762,13 +762,13 @@ def test_eight_threads_lose_no_row(ml, market):
     assert not errors
     assert _db_count(ml, "trades") == 8 * 500
     assert _db_count(ml, "predictions") == 8 * 10
-    rows = ml._store.query(
+    rows = ml.store.query(
         "SELECT symbol, COUNT(*) AS n, SUM(size) AS s FROM trades GROUP BY symbol"
     )
     assert {r["symbol"]: (r["n"], r["s"]) for r in rows} == {
         f"S{i}": (500, sum(1.0 + k for k in range(500))) for i in range(8)
     }
-    assert ml._store.integrity_check() == "ok"
+    assert ml.store.integrity_check() == "ok"
 
 
 _WORKER = textwrap.dedent("""
@@ -829,8 +829,8 @@ def test_two_processes_share_one_state_directory(tmp_path, market):
         _, err = p.communicate(timeout=180)
         assert p.returncode == 0, err
     with MLIntegration(state) as ml:
-        assert ml._store.integrity_check() == "ok"
-        counts = dict(ml._store.query("SELECT symbol, COUNT(*) FROM trades GROUP BY symbol"))
+        assert ml.store.integrity_check() == "ok"
+        counts = dict(ml.store.query("SELECT symbol, COUNT(*) FROM trades GROUP BY symbol"))
         assert counts == {"A": 1000, "B": 1000}
         assert _db_count(ml, "predictions") == 40
         assert ml.model_version == 1 and ml.model is not None

@@ -252,6 +252,16 @@ def test_read_only_state_gives_one_clear_error(capsys, tmp_path, monkeypatch):
     assert cli(["stats", "--state-dir", str(tmp_path)]) == 0
 
 
+def test_read_only_directory_is_not_called_corrupt(tmp_path, monkeypatch):
+    """SQLite needs the directory writable for -wal/-shm; say that, not "corrupt". (Simulated
+    through os.access: the tests run as root, which directory permissions do not stop.)"""
+    MLIntegration(tmp_path).close()
+    monkeypatch.setattr(store_module.os, "access", lambda *args, **kwargs: False)
+    with pytest.raises(StateError, match="is read-only.*write access to the directory") as info:
+        MLIntegration(tmp_path)
+    assert "corrupt" not in str(info.value)
+
+
 def test_locked_state_gives_one_clear_error(tmp_path):
     with StateStore(tmp_path / "state.db", timeout=0.1) as store:
         blocker = sqlite3.connect(tmp_path / "state.db", isolation_level=None)

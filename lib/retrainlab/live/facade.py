@@ -74,11 +74,11 @@ from retrainlab.live.trades import (
     check_outcome,
     check_prices,
     check_times,
-    direction,
     matched_outcome,
     outcome_row,
     row_outcome,
 )
+from retrainlab.live.trades import direction as trade_direction
 
 __all__ = [
     "ENV_STATE_DIR",
@@ -381,7 +381,7 @@ class MLIntegration:
         field and stores nothing.
         """
         symbol = check_symbol(symbol)
-        side = _direction(direction)
+        side = trade_direction(direction)
         entry, exit_price, size = check_prices(entry, exit_price, size, self.bounds)
         entry_ts, exit_ts = check_times(entry_time, exit_time, self.bounds)
         pred = self._store.latest_prediction(symbol, time_text(entry_ts))
@@ -453,9 +453,6 @@ class MLIntegration:
             served, thresholds = self._served, self._current_thresholds()
             n_observed = None if self._thresholds is None else self._thresholds.n_observed
         return state_stats(self._store, self.config, self.state_dir, served, thresholds, n_observed)
-
-
-_direction = direction  # record_trade's parameter shadows the validator's name
 
 
 def _after_fork_in_child() -> None:
