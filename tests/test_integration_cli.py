@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from live_markets import predictable_market
+from retrainlab.__main__ import main as dispatch
 from retrainlab.live.cli import main, read_price_file
 from retrainlab.live.facade import MLIntegration
 
@@ -229,7 +230,7 @@ def _write(frame, path):
     return path
 
 
-def test_dispatcher_runs_the_cli(tmp_path):
+def test_dispatcher_runs_the_cli(tmp_path, monkeypatch, capsys):
     """``python -m retrainlab stats`` reaches this CLI and honours $RETRAINLAB_STATE_DIR; a
     state directory that does not exist is an error (one line, exit 2), never a new state."""
     env = {**os.environ, "RETRAINLAB_STATE_DIR": str(tmp_path / "env")}
@@ -243,13 +244,7 @@ def test_dispatcher_runs_the_cli(tmp_path):
     assert missing.returncode == 2 and missing.stdout == ""
     assert missing.stderr.count("\n") == 1 and "does not exist" in missing.stderr
     assert not (tmp_path / "env").exists()
-    done = subprocess.run(
-        [sys.executable, "-m", "retrainlab", "stats", "--create"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout)
+    monkeypatch.setenv("RETRAINLAB_STATE_DIR", str(tmp_path / "env"))
+    assert dispatch(["stats", "--create"]) == 0  # the same dispatcher, in this process
+    out = json.loads(capsys.readouterr().out)
     assert out["state_dir"] == str(tmp_path / "env") and out["model_loaded"] is False

@@ -1,14 +1,16 @@
 """Soak: processes retraining, signalling and trading on one state directory at once, for a
-bounded time. The served version never goes backwards; every trade is stored exactly once."""
+bounded time. The served version never goes backwards; every trade is stored exactly once.
+
+The workers are forked from the test process (no interpreter start-up to pay), each with its
+own ``MLIntegration`` on the shared state directory.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import textwrap
 import time
+import traceback
 
 import pytest
 
@@ -16,21 +18,17 @@ from live_markets import predictable_market
 from retrainlab.engine.config import OLD
 from retrainlab.live.facade import MLIntegration
 
-SECONDS = 5.0  # how long the workers run (plus start-up): the whole test takes ~10-20 s
+SECONDS = 5.0  # how long the workers run together
+# two processes retrain (so that retrains race for the pointer), two signal, all three trade
+ROLES = ("retrainer-a", "retrainer-b", "trader")
 
-_WORKER = textwrap.dedent("""
-    import json, pathlib, sys, time
-    import pandas as pd
-    from retrainlab.live.facade import MLIntegration
-    state, role, prices, sync, seconds = sys.argv[1:6]
-    frame = pd.read_parquet(prices)
-    seen, trades, retrains, promoted = [], 0, 0, 0
+
+def _work(state, role, frame, out, go):
+    seen, trades, retrains, promoted, k = [], 0, 0, 0, 0
     with MLIntegration(state) as ml:
-        pathlib.Path(sync, "ready-" + role).touch()
-        while not pathlib.Path(sync, "go").exists():
+        while not go.exists():
             time.sleep(0.005)
-        end = time.monotonic() + float(seconds)
-        k = 0
+        end = time.monotonic() + SECONDS
         while time.monotonic() < end:
             if role != "trader" and k % 200 == 0:
                 report = ml.trigger_retraining()
@@ -42,54 +40,52 @@ _WORKER = textwrap.dedent("""
             trades += 1
             seen.append(ml.model_version or 0)
             k += 1
-    print(json.dumps({"seen": seen, "trades": trades, "retrains": retrains,
-                      "promoted": promoted}))
-""")
-
-# two processes retrain (so that retrains race for the pointer); every process trades; two signal
-ROLES = ("retrainer-a", "retrainer-b", "trader")
+    result = {"seen": seen, "trades": trades, "retrains": retrains, "promoted": promoted}
+    out.write_text(json.dumps(result))
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 @pytest.mark.xdist_group("facade_soak")
 def test_soak_processes_retrain_signal_and_trade_at_once(tmp_path):
-    state, sync = tmp_path / "state", tmp_path / "sync"
-    sync.mkdir()
+    state, go = tmp_path / "state", tmp_path / "go"
     market = predictable_market(seed=3, n_days=260, n_tickers=2)
     with MLIntegration(state, config=OLD) as ml:  # histories for the retrains
         for j, symbol in enumerate(("S0", "S1")):
             ml.signal(symbol, market.ohlcv(j))
-    market.ohlcv(1).to_parquet(tmp_path / "prices.parquet")
-    procs = {
-        role: subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                _WORKER,
-                str(state),
-                role,
-                str(tmp_path / "prices.parquet"),
-                str(sync),
-                str(SECONDS),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "OMP_NUM_THREADS": "1"},
-        )
-        for role in ROLES
-    }
-    deadline = time.monotonic() + 120
-    while not all((sync / f"ready-{r}").exists() for r in ROLES):
-        failed = [p.communicate()[1] for p in procs.values() if p.poll() is not None]
-        assert not failed and time.monotonic() < deadline, failed
-        time.sleep(0.01)
-    (sync / "go").touch()
-    out = {}
-    for role, p in procs.items():
-        stdout, err = p.communicate(timeout=180)
-        assert p.returncode == 0, err
-        out[role] = json.loads(stdout)
+    frame = market.ohlcv(1)
+    pids = {}
+    for role in ROLES:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through its file and exit code
+            code = 1
+            try:
+                _work(state, role, frame, tmp_path / f"{role}.json", go)
+                code = 0
+            except BaseException:
+                (tmp_path / f"{role}.err").write_text(traceback.format_exc())
+            finally:
+                os._exit(code)
+        pids[role] = pid
+    go.touch()
+    deadline = time.monotonic() + SECONDS + 120
+    codes = {}
+    while len(codes) < len(pids):
+        for role, pid in pids.items():
+            if role not in codes:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    codes[role] = os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            for role, pid in pids.items():
+                if role not in codes:
+                    os.kill(pid, 9)
+                    os.waitpid(pid, 0)
+            pytest.fail(f"soak workers hung: {sorted(set(pids) - set(codes))}")
+        time.sleep(0.05)
+    errors = {r: (tmp_path / f"{r}.err").read_text() for r in ROLES if codes[r] != 0}
+    assert not errors, errors
+    out = {role: json.loads((tmp_path / f"{role}.json").read_text()) for role in ROLES}
     for role, got in out.items():  # each process saw the served version only move forward
         seen = got["seen"]
         assert all(a <= b for a, b in zip(seen, seen[1:], strict=False)), role

@@ -271,7 +271,8 @@ class StateStore:
         try:
             con.execute("COMMIT")
         except sqlite3.Error as exc:
-            con.execute("ROLLBACK") if con.in_transaction else None
+            if con.in_transaction:
+                con.execute("ROLLBACK")
             raise state_error(exc, self.path, self.timeout) from exc
 
     def query(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
