@@ -13,7 +13,7 @@ import pytest
 
 from live_markets import predictable_market
 from retrainlab.__main__ import main as dispatch
-from retrainlab.live.cli import main, read_price_file
+from retrainlab.live.cli import main, symbol_frames
 from retrainlab.live.facade import MLIntegration
 
 
@@ -215,12 +215,12 @@ def test_usage_errors(capsys):
 def test_read_price_file_variants(tmp_path, market):
     frame = market.ohlcv(0)
     frame.to_csv(tmp_path / "A.B.csv")  # unnamed date index column
-    ((symbol, got),) = read_price_file(tmp_path / "A.B.csv").items()
+    ((symbol, got),) = symbol_frames(tmp_path / "A.B.csv").items()
     assert symbol == "A" and "date" in got.columns
     frame.reset_index(drop=True).to_csv(tmp_path / "C.csv")  # unnamed row-number column
-    ((_, got),) = read_price_file(tmp_path / "C.csv").items()
+    ((_, got),) = symbol_frames(tmp_path / "C.csv").items()
     assert list(got.columns) == ["open", "high", "low", "close", "volume"]
-    long = read_price_file(_write(market.to_long(), tmp_path / "long.parquet"))
+    long = symbol_frames(_write(market.to_long(), tmp_path / "long.parquet"))
     assert list(long) == list(market.tickers)
     np.testing.assert_array_equal(long["SYN01"]["close"], market.close[:, 1])
 

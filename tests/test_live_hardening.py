@@ -403,7 +403,8 @@ def test_stored_history_is_bounded_and_huge_inputs_refused(ml):
     np.testing.assert_array_equal(ml.histories()["A"].close, close[-stored_bars(NEW) :])
     with pytest.raises(ValueError, match=f"more than the {MAX_BARS}"):
         ml.signal("A", {"close": np.ones(MAX_BARS + 1)})
-    assert stored_bars(OLD) == OLD.train_window + OLD.horizon + 61 + 500
+    assert stored_bars(OLD) == OLD.short_window + OLD.horizon + 61 + 500
+    assert stored_bars(NEW) == NEW.long_window + NEW.horizon + 61 + 500
 
 
 # ----------------------------------------------------------------------------- 10. features

@@ -35,35 +35,19 @@ import pandas as pd
 
 from retrainlab.common.jsonio import jsonable
 from retrainlab.common.names import suggest
-from retrainlab.engine.market import TICKER_COLUMNS
+from retrainlab.engine.bars import TICKER_COLUMNS
+from retrainlab.engine.prices import read_price_file
 from retrainlab.live.errors import StateError
 from retrainlab.live.facade import MLIntegration
 
 COMMANDS: tuple[str, ...] = ("signal", "record-trade", "retrain", "stats")
 
 
-def read_price_file(path: str | Path) -> dict[str, pd.DataFrame]:
-    """``{symbol: frame}`` from one CSV or Parquet file (several symbols if it has a
-    ``ticker``/``symbol`` column, else one named after the file)."""
+def symbol_frames(path: str | Path) -> dict[str, pd.DataFrame]:
+    """``{symbol: frame}`` from one price file read by ``engine.prices.read_price_file``
+    (several symbols if it has a ``ticker``/``symbol`` column, else one named after the file)."""
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"price file {str(path)!r} does not exist")
-    name = path.name.lower()
-    if name.endswith((".parquet", ".pq")):
-        frame = pd.read_parquet(path)
-    elif name.endswith((".csv", ".csv.gz")):
-        frame = pd.read_csv(path)
-    else:
-        raise ValueError(
-            f"cannot read {str(path)!r}: expected a .csv, .csv.gz, .parquet or .pq file"
-        )
-    if len(frame.columns) and str(frame.columns[0]).startswith("Unnamed: 0"):
-        # a CSV written with its index: dates are kept as the date column, a row number dropped
-        first = frame.columns[0]
-        if pd.api.types.is_integer_dtype(frame[first]):
-            frame = frame.drop(columns=first)
-        else:
-            frame = frame.rename(columns={first: "date"})
+    frame = read_price_file(path)
     ticker = next((c for c in frame.columns if str(c).strip().lower() in TICKER_COLUMNS), None)
     if ticker is None:
         return {path.name.split(".")[0]: frame}
@@ -146,11 +130,11 @@ def _one_symbol(
 
 def _run(args: argparse.Namespace) -> tuple[Any, int]:
     if args.command == "signal":  # read the file before touching the state directory
-        symbol, frame = _one_symbol(read_price_file(args.prices), args.symbol, args.prices)
+        symbol, frame = _one_symbol(symbol_frames(args.prices), args.symbol, args.prices)
     elif args.command == "retrain" and args.prices:
         histories: dict[str, pd.DataFrame] = {}
         for path in args.prices:
-            for symbol, frame in read_price_file(path).items():
+            for symbol, frame in symbol_frames(path).items():
                 if symbol in histories:
                     raise ValueError(f"symbol {symbol!r} appears in more than one price file")
                 histories[symbol] = frame

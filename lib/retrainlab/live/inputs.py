@@ -12,17 +12,18 @@ import numpy as np
 import pandas as pd
 
 from retrainlab.common.names import suggest
-from retrainlab.engine.config import RetrainConfig
-from retrainlab.engine.features import MIN_HISTORY
-from retrainlab.engine.market import (
+from retrainlab.engine.bars import (
     DATE_COLUMNS,
     PRICE_FIELDS,
-    Market,
     column_keys,
-    load_prices,
     normalise_column,
     validate_bars,
 )
+from retrainlab.engine.config import RetrainConfig
+from retrainlab.engine.features import MIN_HISTORY
+from retrainlab.engine.hooks import training_window
+from retrainlab.engine.market import Market
+from retrainlab.engine.prices import load_prices
 from retrainlab.live.encoding import time_text
 
 #: Largest price history accepted, in bars (about 400 years of daily bars); more is refused.
@@ -36,7 +37,7 @@ HISTORY_MARGIN: int = 500
 def stored_bars(config: RetrainConfig) -> int:
     """Bars stored per symbol: the most a refit at the last bar can use (training window,
     horizon, feature history) plus ``HISTORY_MARGIN``."""
-    return config.train_window + config.horizon + MIN_HISTORY + HISTORY_MARGIN
+    return training_window(config) + config.horizon + MIN_HISTORY + HISTORY_MARGIN
 
 
 # ============================================================================ price histories

@@ -28,26 +28,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from retrainlab.common.jsonio import jsonable
 from retrainlab.engine.config import RetrainConfig
 from retrainlab.engine.features import MIN_HISTORY
-from retrainlab.engine.fixes.feedback_loop import TradeOutcome, feedback_samples
+from retrainlab.engine.fixes.feedback_loop import TradeOutcome
 from retrainlab.engine.model import can_fit, design_columns
+from retrainlab.engine.training import fit
 from retrainlab.live.encoding import time_text, utc_now
 from retrainlab.live.inputs import Bars
 from retrainlab.live.models import MODEL_FORMAT, model_name, save_model_file
 from retrainlab.live.records import RetrainReport
 from retrainlab.live.store import StateStore
-from retrainlab.live.training import (
-    assemble,
-    fit_one_thread,
-    market_samples,
-    no_feedback,
-    validate_holdout,
-)
+from retrainlab.live.training import retrain_set, validate_holdout
 
 
 def promotion_verdict(validation: dict[str, Any]) -> tuple[bool, str]:
@@ -124,25 +116,20 @@ def run_retrain(
         return report
 
     try:
-        samples = market_samples(histories, config)
-        feedback = no_feedback()
-        if config.feedback_loop:
-            # every recorded trade is closed (it was recorded before this retrain)
-            feedback = feedback_samples(outcomes, pd.Timestamp.max, config, since=samples.since)
-        X, y, w, n_feedback = assemble(samples.X, samples.y, samples.forward, feedback, config)
-        sizes = {"n_samples": len(y), "n_market": len(samples.y), "n_feedback": n_feedback}
-        if not histories and n_feedback == 0:
+        samples, ts = retrain_set(histories, outcomes, config)
+        sizes = {"n_samples": ts.n, "n_market": ts.n_market, "n_feedback": ts.n_feedback}
+        if not histories and ts.n_feedback == 0:
             return finish(
                 False,
                 "no price histories: call get_signal(symbol, price_data) first or "
                 "pass price_data={symbol: history} (or a Market)",
                 **sizes,
             ), None
-        if not can_fit(y, config):
+        if not can_fit(ts.y, config):
             return finish(
                 False,
-                f"cannot fit: {len(y)} samples (need {config.min_train_samples}) "
-                f"with {int(np.sum(y))} positive labels (need both classes); "
+                f"cannot fit: {ts.n} samples (need {config.min_train_samples}) "
+                f"with {ts.n_positive} positive labels (need both classes); "
                 f"histories need more than {config.horizon} bars beyond the "
                 f"{MIN_HISTORY} the features use",
                 **sizes,
@@ -151,7 +138,7 @@ def run_retrain(
         promote, reason = promotion_verdict(validation)
         if not promote:
             return finish(True, reason, validation=validation, **sizes), None
-        model = fit_one_thread(X, y, w, config)
+        model = fit(ts, config)
     except ValueError as exc:
         return finish(False, str(exc)), None
     except BaseException as exc:
@@ -169,8 +156,8 @@ def run_retrain(
         "thresholds": state,
         "thresholds_seen_id": seen,
         "validation": json.dumps(jsonable(validation), sort_keys=True),
-        "n_samples": len(y),
-        "n_feedback": n_feedback,
+        "n_samples": ts.n,
+        "n_feedback": ts.n_feedback,
     }
     name = model_name(version)
     save_model_file(models_dir / name, payload)
@@ -189,8 +176,8 @@ def run_retrain(
         version,
         ok=True,
         reason=None,
-        n_samples=len(y),
-        n_feedback=n_feedback,
+        n_samples=ts.n,
+        n_feedback=ts.n_feedback,
         report=report.to_dict(),
         model_file=name,
     ):
