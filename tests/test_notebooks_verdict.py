@@ -37,7 +37,9 @@ def results(tmp_path_factory):
         _run(
             "04_real_equities",
             tmp,
-            panel_tickers=0,
+            panel_tickers=2,
+            panel_days=300,
+            block_days=150,
             real_markets=["sp500"],
             real_days=300,
             n_resamples=50,
@@ -66,6 +68,11 @@ def results(tmp_path_factory):
 
 def test_real_equities_results(results):
     real = results["real_equities"]
+    panel = real["panel"]
+    assert panel["tickers"] == ["AAPL", "AMD"] and len(panel["blocks"]) == 2
+    assert panel["absent_features"] == ["hl_range", "volume_ratio"]
+    assert panel["execution_lag"] == 1
+    assert "NEW - buy_and_hold" in panel["block_comparisons"]
     sp = real["indices"]["sp500"]
     assert "buy_and_hold" in sp["whole"]["sharpe"]
     for key in ("NEW - OLD", "NEW - OLD+long_lookback", "NEW - buy_and_hold"):
