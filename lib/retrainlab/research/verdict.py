@@ -251,13 +251,15 @@ def _synthetic(results: Mapping[str, Any], best: str | None) -> list[dict]:
     if regime is not None:
         true = regime["true: OLD+regime_awareness[true] - OLD"]
         detected = regime["detected: OLD+regime_awareness - OLD"]
+        in_new = regime["NEW[true regimes] - NEW"]
         lines.append(
             _line(
                 "synthetic",
                 "regime_idea",
-                "regime inputs help when the regimes are true",
-                _positive(true),
+                "regime inputs help when the regimes are true (alone or within NEW)",
+                _positive(true) or _positive(in_new),
                 true,
+                in_new=in_new,
             )
         )
         lines.append(
