@@ -23,6 +23,7 @@ _LAZY: dict[str, str] = {
     "generate_market": "engine.synthetic",
     "load_prices": "engine.prices",
     "load_real_market": "engine.prices",
+    "load_sp500_panel": "engine.real_equities",
     "walk_forward": "engine.walkforward",
     "WalkForwardResult": "engine.walkforward",
     "TradeOutcome": "engine.fixes.feedback_loop",

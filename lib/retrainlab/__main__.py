@@ -14,6 +14,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "reproduce the published validation run (table or --json)",
     ),
     "render-report": ("research.report", "render an executed report notebook to HTML and Markdown"),
+    "evaluate": (
+        "research.evaluation",
+        "evaluate systems and buy and hold on your prices (CIs, blocks)",
+    ),
     "bench": ("research.bench", "time walk_forward (the hot path) and print the figures"),
     "signal": ("live.cli", "facade: a signal for one symbol's price file (JSON out)"),
     "record-trade": ("live.cli", "facade: record a closed trade (JSON out)"),

@@ -69,14 +69,14 @@ from tqdm.auto import tqdm
 
 from retrainlab.engine.config import RetrainConfig
 from retrainlab.engine.decisions import SIDES, signal_codes
-from retrainlab.engine.features import MIN_HISTORY, compute_features
+from retrainlab.engine.features import FEATURE_NAMES, MIN_HISTORY, compute_features, usable_features
 from retrainlab.engine.fixes.feedback_loop import TradeOutcome
 from retrainlab.engine.fixes.regime_awareness import detect_market_regimes, detect_regimes
 from retrainlab.engine.hooks import Hooks, hooks_for
 from retrainlab.engine.market import Market
-from retrainlab.engine.model import design_columns, predict_proba
+from retrainlab.engine.model import predict_proba
 from retrainlab.engine.outcomes import OutcomeTable
-from retrainlab.engine.regimes import regime_names
+from retrainlab.engine.regimes import regime_codes, regime_names
 from retrainlab.engine.results import (
     WalkForwardResult,
     close_trades,
@@ -114,7 +114,8 @@ class MarketData:
 
     dates: np.ndarray  # datetime64[ns], (n,)
     close: np.ndarray  # (n, k)
-    features: np.ndarray  # (n, k, n_features)
+    features: np.ndarray  # (n, k, n_features): the usable features only
+    feature_names: tuple[str, ...]  # FEATURE_NAMES less those reading an absent field
     regimes: np.ndarray  # (n, k) codes
     panel: DesignPanel
     external: OutcomeTable
@@ -124,8 +125,26 @@ class MarketData:
         cls, market: Market, config: RetrainConfig, outcomes: Sequence[TradeOutcome] | None
     ) -> MarketData:
         close = np.asarray(market.close, dtype=np.float64)
-        features = compute_features(market.open, market.high, market.low, close, market.volume)
+        absent = market.absent_fields
+        names = usable_features(absent)
+        bars = (market.open, market.high, market.low, close, market.volume)
+        features = compute_features(*bars, absent=absent) if absent else compute_features(*bars)
+        if absent:
+            # close-only data: the features that read an absent field are dropped, not filled
+            features = features[..., [FEATURE_NAMES.index(n) for n in names]]
+            if outcomes:
+                raise ValueError(
+                    f"market {market.name!r} lacks {', '.join(absent)}: closed-trade outcomes "
+                    "(full feature vectors) cannot be fed to a walk-forward on it"
+                )
         regimes = detect_regimes(close)
+        if config.regime_source == "true":  # the generator's regimes: a ceiling, synthetic only
+            if market.regimes is None:
+                raise ValueError(
+                    f"regime_source='true' needs a market with true regimes (a synthetic one); "
+                    f"{market.name!r} has none"
+                )
+            regimes = np.repeat(regime_codes(market.regimes)[:, None], close.shape[1], axis=1)
         tickers = {t: j for j, t in enumerate(market.tickers)}
         day = {d: i for i, d in enumerate(market.dates)}
 
@@ -138,6 +157,7 @@ class MarketData:
             dates=market.dates.values,
             close=close,
             features=features,
+            feature_names=names,
             regimes=regimes,
             panel=DesignPanel.build(features, regimes, close, config),
             external=OutcomeTable.from_records(outcomes or (), lookup),
@@ -407,9 +427,8 @@ def _result(market: Market, run: Run) -> WalkForwardResult:
         horizon=config.horizon,
         lag=config.execution_lag,
     )
-    fits, coefficients = fit_tables(
-        run.fits.rows, run.fits.coefficients, dates, [*design_columns(config), "intercept"]
-    )
+    columns = [*run.hooks.design_columns(data.feature_names), "intercept"]
+    fits, coefficients = fit_tables(run.fits.rows, run.fits.coefficients, dates, columns)
     full_probs = np.full(positions.shape, np.nan)
     full_probs[days] = probs
     decision_dates = dates[days]

@@ -75,6 +75,14 @@ RULES: dict[str, Callable[[str, Any], None]] = {
     "fix": _fix,
     "cost_bps": _non_negative,
     "real_days": _non_negative,
+    "panel_days": _non_negative,
+    "panel_tickers": _non_negative,
+    "block_days": _at_least(126),
+    "index_block_days": _non_negative,
+    "n_resamples": _positive,
+    "placebo_seeds": _positive,
+    "placebo_first_seed": _seed,
+    "best_fix": lambda name, value: value == "" or _fix(name, value),
     "real_markets": lambda name, value: [
         check_name(v, ("sp500", "nasdaq"), f"value in parameter {name!r}:") for v in value
     ],
