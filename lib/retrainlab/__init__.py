@@ -54,6 +54,7 @@ _SUBMODULES: dict[str, str] = {
     "fixes": "engine.fixes",
     "walkforward": "engine.walkforward",
     "experiments": "research.experiments",
+    "factorial": "research.factorial",
     "params": "research.params",
     "regime_diagnostics": "research.regime_diagnostics",
     "mechanisms": "research.mechanisms",
