@@ -18,11 +18,13 @@ SEEDS       ?= 6
 N_DAYS      ?= 500
 N_TICKERS   ?= 5
 AUDIT_SEEDS ?= 8
+CONFIRM_SEEDS ?= 6
 else
 SEEDS       ?= 50
 N_DAYS      ?= 1000
 N_TICKERS   ?= 10
 AUDIT_SEEDS ?= 50
+CONFIRM_SEEDS ?= 100
 endif
 # The six fixes, as in retrainlab.FIXES (a test checks they agree).
 FIXES := profit_weighted_loss feedback_loop adaptive_thresholds regime_awareness long_lookback confidence_sizing
@@ -89,7 +91,11 @@ $(REPORTS)/ablations/02_ablation_%.ipynb: notebooks/02_ablation.ipynb $(REPORTS)
 $(REPORTS)/03_final_comparison.ipynb: notebooks/03_final_comparison.ipynb $(ABLATIONS) | $(STAMP)
 	$(RUN) $< $@ $(STUDY) $(RESULTS)
 
-$(REPORTS)/04_enhancement_report.ipynb: notebooks/04_enhancement_report.ipynb $(REPORTS)/00_replication.ipynb $(REPORTS)/03_final_comparison.ipynb | $(STAMP)
+# the factorial: all 64 subsets; selection markets = the study's seeds, then CONFIRM_SEEDS fresh ones
+$(REPORTS)/06_factorial.ipynb: notebooks/06_factorial.ipynb $(REPORTS)/01_generate_data.ipynb $(LIBSRC) | $(STAMP)
+	$(RUN) $< $@ $(STUDY) -p confirmation_seeds $(CONFIRM_SEEDS) $(RESULTS)
+
+$(REPORTS)/04_enhancement_report.ipynb: notebooks/04_enhancement_report.ipynb $(REPORTS)/00_replication.ipynb $(REPORTS)/03_final_comparison.ipynb $(REPORTS)/06_factorial.ipynb | $(STAMP)
 	$(RUN) $< $@ $(RESULTS) -p reports_dir ../$(REPORTS)
 
 $(REPORTS)/enhancement_report.html: $(REPORTS)/04_enhancement_report.ipynb

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import itertools
+import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import papermill as pm
 import pytest
 
 import retrainlab as rl
+from retrainlab import experiments as ex
+from retrainlab import jsonio
 from retrainlab.research import factorial as fx
 
 
@@ -221,3 +227,119 @@ def test_factorial_results_on_a_toy_sweep():
     assert conf["dsr"]["n_trials"] == 8 and len(conf["dsr"]["by_market"]) == 20
     assert best["real"]["sp500"]["rank"] == 1 and best["real"]["sp500"]["n_trials"] == 8
     assert out["values"]["matrix"][0] == pytest.approx(values[0].tolist())
+
+
+# --------------------------------------------------------------------------- notebook and section
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "06_factorial.ipynb"
+TEMPLATE = Path(rl.__file__).parent / "research" / "templates" / "sections" / "factorial.md.j2"
+TINY_FIXES = ["profit_weighted_loss", "feedback_loop", "long_lookback"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """06_factorial under papermill: 2 + 2 markets of 300 days x 3 tickers, 3 fixes, sp500."""
+    tmp = tmp_path_factory.mktemp("factorial")
+    saved = os.environ.get(ex.CACHE_ENV)
+    os.environ[ex.CACHE_ENV] = str(tmp / "cache")  # inherited by the kernel
+    try:
+        pm.execute_notebook(
+            str(NOTEBOOK),
+            str(tmp / "06_factorial.ipynb"),
+            parameters={
+                "seeds": 2,
+                "confirmation_seeds": 2,
+                "n_days": 300,
+                "n_tickers": 3,
+                "fixes": TINY_FIXES,
+                "real_markets": ["sp500"],
+                "real_days": 300,
+                "n_jobs": 1,
+                "data_dir": str(tmp / "data"),
+                "results_dir": str(tmp / "results"),
+            },
+            kernel_name="retrainlab",
+            cwd=str(NOTEBOOK.parent),
+            progress_bar=False,
+        )
+    finally:
+        if saved is None:
+            os.environ.pop(ex.CACHE_ENV, None)
+        else:
+            os.environ[ex.CACHE_ENV] = saved
+    return tmp, jsonio.read_results(tmp / "results" / "factorial.json")
+
+
+@pytest.mark.xdist_group("notebooks")
+def test_notebook_writes_the_factorial_from_real_runs(tiny_run):
+    _, fac = tiny_run
+    assert fac["fixes"] == TINY_FIXES and fac["n_configs"] == 8
+    assert fac["markets"]["selection"] == ["seed0-edge1", "seed1-edge1"]
+    assert fac["markets"]["confirmation"] == ["seed2-edge1", "seed3-edge1"]
+    assert fac["markets"]["real"] == ["sp500-last300d"]
+    # the matrix holds the walk-forward's own Sharpe ratios: recompute one run
+    market = ex.MarketSpec(3, 300, 3).build()
+    config = fx.all_configs(rl.OLD, TINY_FIXES)[5]
+    assert fac["values"]["matrix"][3][5] == rl.walk_forward(market, config).metrics["sharpe_ratio"]
+    values = np.array(fac["values"]["matrix"])
+    per_market = fac["shapley"]["per_market"]
+    phi = np.array([per_market[f] for f in TINY_FIXES]).T
+    np.testing.assert_allclose(phi.sum(axis=1), values[:, -1] - values[:, 0], atol=1e-12)
+    assert fac["best"]["real"]["sp500-last300d"]["n_trials"] == 8
+    assert fac["best"]["confirmation"]["dsr"]["n_trials"] == 8
+
+
+@pytest.mark.xdist_group("notebooks")
+def test_notebook_refuses_an_unknown_fix(tmp_path):
+    with pytest.raises(pm.PapermillExecutionError, match="Did you mean 'long_lookback'"):
+        pm.execute_notebook(
+            str(NOTEBOOK),
+            str(tmp_path / "out.ipynb"),
+            parameters={"fixes": ["long_lookbak"], "results_dir": str(tmp_path)},
+            kernel_name="retrainlab",
+            cwd=str(NOTEBOOK.parent),
+            progress_bar=False,
+        )
+
+
+def _convention_filters() -> dict:
+    """The filters CONVENTIONS.md says the report renderer provides (for rendering here)."""
+
+    def num(x, digits=2):
+        return "n/a" if x is None else f"{x:.{digits}f}"
+
+    def signed(x, digits=2):
+        return "n/a" if x is None else f"{x:+.{digits}f}"
+
+    def pct(x, digits=1):
+        return "n/a" if x is None else f"{100 * x:.{digits}f}%"
+
+    return {
+        "num": num,
+        "signed": signed,
+        "pct": pct,
+        "ci": lambda lo, hi, digits=2: f"[{num(lo, digits)}, {num(hi, digits)}]",
+        "pval": lambda p: "<0.001" if p < 0.001 else f"{p:.3f}",
+        "passfail": lambda ok: "✓ pass" if ok else "✗ fail",
+    }
+
+
+@pytest.mark.xdist_group("notebooks")
+def test_section_reads_its_numbers_from_the_results_file(tiny_run):
+    import jinja2
+
+    from retrainlab.research.sections import factorial as section
+
+    tmp, fac = tiny_run
+    assert section.REQUIRES == ("factorial",)
+    altered = json.loads(json.dumps(fac))
+    altered["shapley"]["fixes"]["feedback_loop"]["mean"] = 9.87654  # no computation gives this
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    env.filters.update(_convention_filters())
+    text = env.from_string(TEMPLATE.read_text()).render(**section.context({"factorial": altered}))
+    assert "+9.88" in text
+    assert fac["best"]["label"] in text and "sp500-last300d" in text
+    figures = section.figures({"factorial": fac})
+    assert len(figures) == 2
+    values, significant = section.interaction_matrix(fac)
+    assert values.shape == (3, 3) and np.allclose(values, values.T)
+    assert values[0, 0] == fac["effects"]["main"]["profit_weighted_loss"]["mean"]
