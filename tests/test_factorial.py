@@ -343,3 +343,14 @@ def test_section_reads_its_numbers_from_the_results_file(tiny_run):
     values, significant = section.interaction_matrix(fac)
     assert values.shape == (3, 3) and np.allclose(values, values.T)
     assert values[0, 0] == fac["effects"]["main"]["profit_weighted_loss"]["mean"]
+
+
+def test_fixes_parameter_rule():
+    from retrainlab import params
+
+    ns = {"__annotations__": {"fixes": "list[str]"}, "fixes": ["long_lookback"]}
+    assert params.validate(ns, "06_factorial") == {"fixes": ["long_lookback"]}
+    for bad, message in (([], "at least one fix"), (["long_lookback"] * 2, "each once")):
+        ns = {"__annotations__": {"fixes": "list[str]"}, "fixes": bad}
+        with pytest.raises(ValueError, match=message):
+            params.validate(ns, "06_factorial")
