@@ -20,7 +20,7 @@ from retrainlab.research import factorial as fx
 
 # --------------------------------------------------------------------------- configurations
 def test_all_configs_are_every_subset_in_standard_order_old_first_new_last():
-    configs = fx.all_configs()
+    configs = rl.all_configs(base=rl.OLD)
     assert len(configs) == 64
     assert configs[0] == rl.OLD and configs[-1] == rl.NEW
     assert len({c.fixes for c in configs}) == 64
@@ -33,13 +33,13 @@ def test_all_configs_are_every_subset_in_standard_order_old_first_new_last():
 
 def test_all_configs_keeps_the_base_protocol_and_overrides_its_switches():
     base = rl.NEW.replace(horizon=3, cost_bps=10.0)
-    configs = fx.all_configs(base)
+    configs = rl.all_configs(base)
     assert configs[0].fixes == () and configs[-1].fixes == rl.FIXES
     assert {(c.horizon, c.cost_bps) for c in configs} == {(3, 10.0)}
 
 
 def test_all_configs_of_a_subset_of_fixes():
-    configs = fx.all_configs(rl.OLD, ["long_lookback", "feedback_loop"])
+    configs = rl.all_configs(rl.OLD, ["long_lookback", "feedback_loop"])
     assert [c.fixes for c in configs] == [
         (),
         ("long_lookback",),
@@ -56,13 +56,13 @@ def test_all_configs_of_a_subset_of_fixes():
 
 def test_bad_fix_names_are_refused_with_a_suggestion():
     with pytest.raises(ValueError, match="Did you mean 'long_lookback'"):
-        fx.all_configs(rl.OLD, ["long_lookbak"])
+        rl.all_configs(rl.OLD, ["long_lookbak"])
     with pytest.raises(ValueError, match="once"):
-        fx.all_configs(rl.OLD, ["long_lookback", "long_lookback"])
+        rl.all_configs(rl.OLD, ["long_lookback", "long_lookback"])
     with pytest.raises(ValueError, match="at least one fix"):
-        fx.all_configs(rl.OLD, [])
+        rl.all_configs(rl.OLD, [])
     with pytest.raises(TypeError, match="RetrainConfig"):
-        fx.all_configs("OLD")
+        rl.all_configs("OLD")
 
 
 # --------------------------------------------------------------------------- toy factorials
@@ -187,7 +187,7 @@ def _frame(values: np.ndarray, labels, markets, rng) -> pd.DataFrame:
 def test_factorial_results_on_a_toy_sweep():
     rng = np.random.default_rng(0)
     fixes = ["profit_weighted_loss", "feedback_loop", "adaptive_thresholds"]
-    configs = fx.named_configs(fx.all_configs(rl.OLD, fixes))
+    configs = fx.named_configs(rl.all_configs(rl.OLD, fixes))
     labels = list(configs)
     selection = [f"sel{i}" for i in range(12)]
     confirmation = [f"conf{i}" for i in range(20)]
@@ -278,7 +278,7 @@ def test_notebook_writes_the_factorial_from_real_runs(tiny_run):
     assert fac["markets"]["real"] == ["sp500-last300d"]
     # the matrix holds the walk-forward's own Sharpe ratios: recompute one run
     market = ex.MarketSpec(3, 300, 3).build()
-    config = fx.all_configs(rl.OLD, TINY_FIXES)[5]
+    config = rl.all_configs(rl.OLD, TINY_FIXES)[5]
     assert fac["values"]["matrix"][3][5] == rl.walk_forward(market, config).metrics["sharpe_ratio"]
     values = np.array(fac["values"]["matrix"])
     per_market = fac["shapley"]["per_market"]

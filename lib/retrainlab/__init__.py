@@ -24,6 +24,8 @@ _LAZY: dict[str, str] = {
     "load_prices": "engine.prices",
     "load_real_market": "engine.prices",
     "walk_forward": "engine.walkforward",
+    "walk_forward_many": "engine.many",
+    "all_configs": "engine.many",
     "WalkForwardResult": "engine.walkforward",
     "TradeOutcome": "engine.fixes.feedback_loop",
     "AdaptiveThresholds": "engine.fixes.adaptive_thresholds",

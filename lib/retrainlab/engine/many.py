@@ -29,6 +29,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Hashable, Sequence
 
+import numpy as np
 import sklearn
 from sklearn.pipeline import Pipeline
 
@@ -77,6 +78,12 @@ def _protocol(config: RetrainConfig) -> tuple:
     return tuple(v for k, v in config.to_dict().items() if k not in FIXES)
 
 
+def _first_valid_day(panel: DesignPanel) -> int:
+    """First day with a valid design row (the panel's row count if none)."""
+    valid = panel.valid.reshape(-1, panel.n_tickers).any(axis=1)
+    return int(np.argmax(valid)) if valid.any() else len(valid)
+
+
 class FitCache:
     """Fitted models by training problem (see the module docstring); counts hits and fits."""
 
@@ -86,8 +93,8 @@ class FitCache:
 
     @property
     def n_fits(self) -> int:
-        """Distinct training problems seen (each fitted once)."""
-        return len(self.models)
+        """Models fitted: one per distinct training problem that could be fit."""
+        return sum(model is not None for model in self.models.values())
 
     def fitter(self, problem: tuple) -> Callable[[TrainingSet, RetrainConfig], Pipeline | None]:
         """A ``fit_samples`` for ``refit``: the market part of the training set is ``problem``;
@@ -144,9 +151,13 @@ def walk_forward_many(
                 panels[design] = dataclasses.replace(shared, panel=panel)
             run = start_run(market, config, data=panels[design])
             weighting = hooks.providers.get("sample_weights")
+            first = _first_valid_day(run.data.panel)
             for s, row in enumerate(run.schedule.refits):
                 lo, hi = window_rows(int(row), config)
-                refit(run, int(row), cache.fitter((design, weighting, lo, hi)))
+                # rows before the first valid one add nothing: windows differing only there
+                # hold the same samples (short and long lookback early on)
+                key = (design, weighting, max(lo, first), hi)
+                refit(run, int(row), cache.fitter(key))
                 segment = run.schedule.segment(s)
                 predict(run, segment)
                 for i in segment:

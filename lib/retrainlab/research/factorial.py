@@ -1,6 +1,7 @@
 """The full factorial of the fixes: every subset run, what each fix earns, which pairs interact.
 
-The six fixes are six switches, so there are ``2**6 = 64`` systems. ``all_configs`` lists them in
+The six fixes are six switches, so there are ``2**6 = 64`` systems. ``all_configs`` (the engine's,
+``retrainlab.all_configs``) lists them in
 **standard (Yates) order**: configuration number ``m`` has fix ``FIXES[b]`` on exactly when bit
 ``b`` of ``m`` is set, so number 0 is OLD, number 63 is NEW and ``FIXES[0]`` varies fastest. Every
 analysis below takes a matrix ``values`` of shape ``(n_markets, 2**k)`` (one Sharpe ratio per
@@ -17,29 +18,40 @@ market and configuration, columns in that order) and is a small pure function:
 * :func:`select_best`: the configuration with the highest mean on the selection markets, measured
   afterwards on markets it was not chosen on.
 
-:func:`factorial_results` assembles the results file of ``notebooks/06_factorial.ipynb``.
+:func:`sweep_many` runs the configurations market by market through ``walk_forward_many`` (each
+distinct training problem fitted once per market), cached and in parallel like
+``experiments.sweep``; :func:`factorial_results` assembles the results file of
+``notebooks/06_factorial.ipynb``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from itertools import combinations
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from joblib import Memory, Parallel, delayed
+from tqdm import tqdm
 
 from retrainlab.analytics import metrics
 from retrainlab.analytics.stats import bootstrap_mean_ci, compare_paired
 from retrainlab.common.names import check_name
-from retrainlab.engine.config import FIXES, OLD, RetrainConfig
+from retrainlab.engine.config import FIXES, RetrainConfig
+from retrainlab.engine.many import all_configs, walk_forward_many
 from retrainlab.engine.market import Market
-from retrainlab.research.experiments import deflated_sharpe_by_market
+from retrainlab.engine.walkforward import first_decision_day
+from retrainlab.research import experiments as ex
+from retrainlab.research.experiments import MarketSpec, deflated_sharpe_by_market
 
 __all__ = [
     "all_configs",
     "buy_and_hold_sharpe",
+    "sweep_many",
     "config_means",
     "corrected_confidence",
     "effect_design",
@@ -73,25 +85,6 @@ def subset(number: int, fixes: Sequence[str] = FIXES) -> tuple[str, ...]:
     if not 0 <= number < 2 ** len(fixes):
         raise ValueError(f"configuration number must be in [0, {2 ** len(fixes)}), got {number}")
     return tuple(f for b, f in enumerate(fixes) if number >> b & 1)
-
-
-def all_configs(base: RetrainConfig = OLD, fixes: Sequence[str] = FIXES) -> list[RetrainConfig]:
-    """Every subset of ``fixes`` switched on over ``base``'s protocol: ``2 ** len(fixes)`` configs.
-
-    Standard (Yates) order: configuration ``m`` has ``fixes[b]`` on exactly when bit ``b`` of ``m``
-    is set, so the first is ``base`` with every fix off (OLD for the default ``base``) and the
-    last has all of ``fixes`` on (NEW for the defaults). ``base``'s own switches for the fixes
-    in ``fixes`` are overridden; the fixes not in ``fixes`` keep ``base``'s setting (so
-    ``fixes=("feedback_loop", "long_lookback")`` gives the 4-configuration factorial of two
-    fixes with the other four as in ``base``).
-    """
-    if not isinstance(base, RetrainConfig):
-        raise TypeError(f"base must be a RetrainConfig, got {type(base).__name__}")
-    fixes = _check_fixes(fixes)
-    return [
-        base.replace(**{f: bool(m >> b & 1) for b, f in enumerate(fixes)})
-        for m in range(2 ** len(fixes))
-    ]
 
 
 def named_configs(configs: Sequence[RetrainConfig]) -> dict[str, RetrainConfig]:
@@ -134,6 +127,80 @@ def buy_and_hold_sharpe(market: Market, start: int) -> float:
     close = np.asarray(market.close, dtype=np.float64)
     daily = (close[1:] / close[:-1] - 1.0).mean(axis=1)
     return metrics.sharpe_ratio(daily[max(start, 0) :])
+
+
+# --------------------------------------------------------------------------- the runs
+def _evaluate_market(
+    config_fields: list[dict[str, Any]],
+    spec_fields: dict[str, Any],
+    data_dir: str | None,
+    version: str,
+) -> dict[str, Any]:
+    """Every config on one market (``walk_forward_many``), summarised; plus buy and hold.
+
+    ``version`` (the package's code fingerprint) is part of the cache key only."""
+    configs = [RetrainConfig(**fields) for fields in config_fields]
+    market = MarketSpec(**spec_fields).build(data_dir)
+    results = walk_forward_many(market, configs)
+    return {
+        "summaries": [ex.summarize_run(r) for r in results],
+        "buy_and_hold": buy_and_hold_sharpe(market, first_decision_day(configs[0])),
+    }
+
+
+def _evaluate_market_cached(
+    location: str | None,
+    config_fields: list[dict[str, Any]],
+    spec_fields: dict[str, Any],
+    data_dir: str | None,
+    version: str,
+) -> dict[str, Any]:
+    # module-level so it pickles to workers; data_dir does not change results (markets read
+    # from disk equal the generated ones), so it is not part of the cache key
+    cached = Memory(location, verbose=0).cache(_evaluate_market, ignore=["data_dir"])
+    return cached(config_fields, spec_fields, data_dir, version)
+
+
+def sweep_many(
+    configs: Mapping[str, RetrainConfig],
+    specs: Sequence[MarketSpec],
+    *,
+    n_jobs: int = 2,
+    use_cache: bool = True,
+    cache_location: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    progress: bool = True,
+    desc: str = "markets",
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Every named config on every market, one task per market through ``walk_forward_many``.
+
+    Returns ``(frame, buy_and_hold)``: the frame has the rows and columns of
+    ``experiments.sweep`` (config, market, seed, edge and every ``summarize_run`` metric;
+    ordered by config then market) and the numbers are the same, since ``walk_forward_many``
+    equals ``walk_forward`` run by run; ``buy_and_hold`` maps each market's label to the Sharpe
+    of its equal-weight buy and hold. Cached per (configs, market, code) in
+    ``experiments.cache_dir()``; local joblib workers (a market is one task: 64 runs).
+    """
+    location = None if not use_cache else str(cache_location or ex.cache_dir())
+    version = ex.code_version()
+    data = None if data_dir is None else str(data_dir)
+    fields = [asdict(c) for c in configs.values()]
+    calls = (
+        delayed(_evaluate_market_cached)(location, fields, asdict(spec), data, version)
+        for spec in specs
+    )
+    runner = Parallel(n_jobs=n_jobs, return_as="generator")
+    answers = list(
+        tqdm(runner(calls), total=len(specs), desc=desc, disable=not progress, mininterval=1.0)
+    )
+    rows = [
+        {"config": name, "market": spec.label, "seed": spec.seed, "edge": spec.edge, **summary}
+        for c, name in enumerate(configs)
+        for spec, answer in zip(specs, answers, strict=True)
+        for summary in (answer["summaries"][c],)
+    ]
+    hold = {spec.label: answer["buy_and_hold"] for spec, answer in zip(specs, answers, strict=True)}
+    return pd.DataFrame(rows), hold
 
 
 # --------------------------------------------------------------------------- statistics
