@@ -34,6 +34,7 @@ _LAZY: dict[str, str] = {
     "record_trade": "live.facade",
     "get_ml_stats": "live.facade",
     "trigger_retraining": "live.facade",
+    "StateError": "live.errors",
 }
 # short module names kept from the flat layout (``rl.metrics``, ``rl.stats``, ...) -> home
 _SUBMODULES: dict[str, str] = {
