@@ -58,7 +58,7 @@ Further decisions:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,7 +84,14 @@ from retrainlab.engine.results import (
     mark_to_market,
     summarise,
 )
-from retrainlab.engine.training import DesignPanel, fit, one_thread, training_set, window_rows
+from retrainlab.engine.training import (
+    DesignPanel,
+    TrainingSet,
+    fit,
+    one_thread,
+    training_set,
+    window_rows,
+)
 
 __all__ = ["WalkForwardResult", "decision_days", "first_decision_day", "refit_days", "walk_forward"]
 
@@ -278,9 +285,14 @@ def own_outcomes(run: Run, refit: int, lo: int) -> OutcomeTable:
     return OutcomeTable.concat([own, external])
 
 
-def refit(run: Run, refit_row: int) -> None:
+def refit(
+    run: Run,
+    refit_row: int,
+    fit_samples: Callable[[TrainingSet, RetrainConfig], Pipeline | None] = fit,
+) -> None:
     """Step 1: the training set at ``refit_row``'s close and its fit (kept: the previous model
-    when the samples cannot be fit)."""
+    when the samples cannot be fit). ``fit_samples`` fits (``training.fit``); ``walk_forward_many``
+    passes one that reuses the fit of an identical training problem."""
     lo, hi = window_rows(refit_row, run.config)
     X, y, forward = run.data.panel.window(lo, hi)
     outcomes = (
@@ -288,7 +300,7 @@ def refit(run: Run, refit_row: int) -> None:
     )
     samples = training_set(X, y, forward, outcomes, run.config)
     started = time.perf_counter()
-    model = fit(samples, run.config)
+    model = fit_samples(samples, run.config)
     seconds = time.perf_counter() - started if model is not None else 0.0
     n_iter = 0
     if model is not None:
@@ -373,7 +385,7 @@ def walk_forward(
     started = time.perf_counter()
     # inputs are validated once, by compute_features; small matrices: one BLAS thread
     with one_thread(), sklearn.config_context(assume_finite=True):
-        run = _start(market, config, outcomes)
+        run = start_run(market, config, outcomes)
         segments = range(len(run.schedule.refits))
         if progress:
             segments = tqdm(segments, desc=f"walk_forward {config.label}", unit="refit")
@@ -383,19 +395,26 @@ def walk_forward(
             predict(run, segment)
             for i in segment:
                 decide(run, i)
-    result = _result(market, run)
+    result = finish_run(market, run)
     result.total_seconds = time.perf_counter() - started
     return result
 
 
-def _start(market: Market, config: RetrainConfig, outcomes: Sequence[TradeOutcome] | None) -> Run:
+def start_run(
+    market: Market,
+    config: RetrainConfig,
+    outcomes: Sequence[TradeOutcome] | None = None,
+    data: MarketData | None = None,
+) -> Run:
+    """A run's initial state (``data``: the market's ``MarketData`` if already built for a
+    config with the same design and horizon)."""
     hooks = hooks_for(config)
     schedule = Schedule.build(market.n_days, config)
     n_decisions, k = len(schedule.days), market.n_tickers
     return Run(
         config=config,
         hooks=hooks,
-        data=MarketData.build(market, config, outcomes),
+        data=MarketData.build(market, config, outcomes) if data is None else data,
         schedule=schedule,
         decisions=Decisions.empty(n_decisions, k),
         book=Book.empty(market.n_days, k, n_decisions),
@@ -404,7 +423,7 @@ def _start(market: Market, config: RetrainConfig, outcomes: Sequence[TradeOutcom
     )
 
 
-def _result(market: Market, run: Run) -> WalkForwardResult:
+def finish_run(market: Market, run: Run) -> WalkForwardResult:
     """Steps 4 and 5 (mark to market, close trades) and the result's tables."""
     config, data, days = run.config, run.data, run.schedule.days
     dates, tickers = market.dates, list(market.tickers)
