@@ -31,7 +31,7 @@ RESULTS := -p results_dir ../$(REPORTS)/results
 # papermill writes the executed copy; `time` prints each step's wall time
 RUN = @mkdir -p $(@D) $(REPORTS)/results; TIMEFORMAT="[time] $(@F): %1R s"; time $(PM)
 
-.PHONY: help setup test report lab bench lint strip clean lock
+.PHONY: help setup setup-lstm test report lab bench lint strip clean lock
 
 help: ## print this list of targets
 	@echo "retrainlab — make targets:"
@@ -51,6 +51,9 @@ $(STAMP): requirements.lock pyproject.toml
 
 test: $(STAMP) ## run the test suite (unit, property, notebook smoke runs)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
+setup-lstm: $(STAMP) ## also install the optional LSTM extra (keras + jax, ~440 MB) from requirements-lstm.lock
+	$(BIN)/python -m pip install --quiet -r requirements-lstm.lock
 
 lint: $(STAMP) ## ruff over lib, tests and notebooks
 	$(BIN)/ruff check lib tests notebooks
