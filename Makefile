@@ -31,7 +31,7 @@ RESULTS := -p results_dir ../$(REPORTS)/results
 # papermill writes the executed copy; `time` prints each step's wall time
 RUN = @mkdir -p $(@D) $(REPORTS)/results; TIMEFORMAT="[time] $(@F): %1R s"; time $(PM)
 
-.PHONY: help setup setup-lstm test report lab bench lint strip clean lock
+.PHONY: help setup setup-lstm study-models test report lab bench lint strip clean lock
 
 help: ## print this list of targets
 	@echo "retrainlab — make targets:"
@@ -100,6 +100,12 @@ $(REPORTS)/enhancement_report.html: $(REPORTS)/04_enhancement_report.ipynb
 
 report: $(STAMP) $(REPORTS)/enhancement_report.html ## run notebooks 00-04 and render reports/enhancement_report.{html,md}
 	@echo "report: $(REPORTS)/enhancement_report.html and $(REPORTS)/enhancement_report.md"
+
+# ---------------------------------------------------------------- the model-class study (not in `make report`)
+MODEL_STUDY_SEEDS ?= 4
+study-models: $(STAMP) ## the model-class study (07_model_study; lstm needs make setup-lstm): reports/results/model_study.json
+	$(RUN) notebooks/07_model_study.ipynb $(REPORTS)/07_model_study.ipynb -p seeds $(MODEL_STUDY_SEEDS) \
+	  -p n_days $(N_DAYS) -p n_tickers $(N_TICKERS) -p data_dir ../data $(RESULTS)
 
 clean: ## remove generated output (executed notebooks, results, data, caches); never the pins
 	rm -rf reports/*.ipynb reports/ablations reports/results reports/enhancement_report* \

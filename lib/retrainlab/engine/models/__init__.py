@@ -20,12 +20,13 @@ import importlib.util
 from typing import TYPE_CHECKING
 
 from retrainlab.common.names import check_name
-from retrainlab.engine.models.base import ModelClass, confidence_target
+from retrainlab.engine.models.base import INSTALL_HINT, ModelClass, confidence_target
 
 if TYPE_CHECKING:
     from retrainlab.engine.config import RetrainConfig
 
 __all__ = [
+    "INSTALL_HINT",
     "MODEL_CLASSES",
     "ModelClass",
     "confidence_target",

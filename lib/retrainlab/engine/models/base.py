@@ -24,6 +24,13 @@ import numpy as np
 from retrainlab.engine.features import FEATURE_NAMES
 from retrainlab.engine.market import REGIMES
 
+#: What to install when Keras/JAX are missing (the optional extra's pins).
+INSTALL_HINT: str = (
+    "the 'lstm' model class needs the optional LSTM extra (Keras 3 + JAX): run `make setup-lstm`"
+    " or `pip install -r requirements-lstm.lock` (keras==3.15.1, jax==0.10.2, jaxlib==0.10.2),"
+    " or `pip install 'retrainlab[lstm]'`"
+)
+
 
 def confidence_target(forward_returns: np.ndarray) -> np.ndarray:
     """The seed's confidence label: ``clip(10 * |forward return|, 0, 1)``."""

@@ -48,17 +48,11 @@ import numpy as np
 from retrainlab.engine.features import FEATURE_NAMES
 from retrainlab.engine.market import REGIMES
 from retrainlab.engine.models.base import (
+    INSTALL_HINT,
     ModelClass,
     check_panel,
     check_training_set,
     regime_onehot,
-)
-
-#: What to install when Keras/JAX are missing (the optional extra's pins).
-INSTALL_HINT: str = (
-    "the 'lstm' model class needs the optional LSTM extra (Keras 3 + JAX): run `make setup-lstm`"
-    " or `pip install -r requirements-lstm.lock` (keras==3.15.1, jax==0.10.2, jaxlib==0.10.2),"
-    " or `pip install 'retrainlab[lstm]'`"
 )
 
 # Keras reads its backend once, at import: JAX on the CPU, whatever else the machine has.

@@ -1,0 +1,234 @@
+"""The model-class study: OLD, NEW, each single fix and buy and hold, for every model class.
+
+Does the verdict on the six fixes depend on the model? For each class in ``MODEL_CLASSES``
+(``engine.models``) the same systems run on the same markets:
+
+* synthetic markets: one Sharpe ratio per (system, market); each comparison is paired across
+  markets (``analytics.stats.compare_paired``: BCa bootstrap CI of the mean difference,
+  Wilcoxon p), with the CI at the Bonferroni level ``1 - alpha / m`` and Holm-adjusted p over the
+  ``m`` comparisons of a class, so a pass survives the number of tests;
+* a real series: one run per system; the comparisons are paired across calendar years (Sharpe
+  ratio of each ~252-day block), the same statistics.
+
+Comparisons per class: NEW vs OLD, each OLD+fix vs OLD, NEW vs buy and hold, NEW vs the best
+single fix (the best simple alternative). Buy and hold is the equal-weight book of every ticker
+from the first decision date, paying the entry cost once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from retrainlab.analytics import metrics
+from retrainlab.analytics.stats import compare_paired
+from retrainlab.engine.config import FIXES, NEW, OLD, RetrainConfig
+from retrainlab.engine.market import Market
+from retrainlab.engine.walkforward import first_decision_day, walk_forward
+from retrainlab.research.experiments import sweep
+
+#: The systems of the study, per model class (buy and hold is added beside them).
+SYSTEMS: tuple[str, ...] = ("OLD", "NEW", *(f"OLD+{fix}" for fix in FIXES))
+BUY_AND_HOLD: str = "buy_and_hold"
+#: Family-wise error rate of each class's family of comparisons.
+ALPHA: float = 0.05
+#: Trading days per block of the real-data comparison (about one calendar year).
+BLOCK_DAYS: int = 252
+
+
+def system_config(system: str, model: str) -> RetrainConfig:
+    """The ``RetrainConfig`` of ``system`` (a ``SYSTEMS`` label) with model class ``model``."""
+    if system == "OLD":
+        base = OLD
+    elif system == "NEW":
+        base = NEW
+    elif system.startswith("OLD+") and system[4:] in FIXES:
+        base = OLD.with_fix(system[4:])
+    else:
+        raise ValueError(f"unknown study system {system!r}; systems: {', '.join(SYSTEMS)}")
+    return base.replace(model=model)
+
+
+def study_configs(models: Sequence[str]) -> dict[str, RetrainConfig]:
+    """Every (class, system) configuration, named ``"<class>:<system>"``."""
+    return {f"{m}:{s}": system_config(s, m) for m in models for s in SYSTEMS}
+
+
+def buy_and_hold_returns(market: Market, config: RetrainConfig, first_day: int) -> np.ndarray:
+    """Daily returns of the equal-weight buy-and-hold book from row ``first_day`` (the walk-
+    forward's first decision), net of the entry cost ``config.cost_bps`` on the first day."""
+    close = np.asarray(market.close, dtype=np.float64)
+    simple = np.zeros(close.shape)
+    simple[1:] = close[1:] / close[:-1] - 1.0
+    out = simple.mean(axis=1)[first_day:].copy()
+    out[0] = -config.cost_bps * 1e-4  # bought at the first decision's close: no return that day
+    return out
+
+
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm step-down adjusted p-values (monotone, capped at 1)."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    order = np.argsort(p, kind="stable")
+    adjusted = np.empty_like(p)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, (len(p) - rank) * p[i])
+        adjusted[i] = min(1.0, running)
+    return adjusted
+
+
+def comparisons(values: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
+    """The family of one class: paired comparisons of per-unit Sharpe ratios (markets or years)
+    in ``values`` (system -> array, aligned), Bonferroni-level CIs and Holm-adjusted p."""
+    best_fix = max(
+        (s for s in SYSTEMS if s.startswith("OLD+")), key=lambda s: np.nanmean(values[s])
+    )
+    pairs = [("NEW", "OLD"), *((s, "OLD") for s in SYSTEMS if s.startswith("OLD+"))]
+    pairs += [("NEW", BUY_AND_HOLD), ("NEW", best_fix)]
+    level = 1.0 - ALPHA / len(pairs)
+    rows = []
+    for b, a in pairs:
+        c = compare_paired(values[a], values[b], confidence=level)
+        rows.append(
+            {
+                "system": b,
+                "baseline": a,
+                "label": f"{b} vs {a}"
+                + (" (best single fix)" if (b, a) == ("NEW", best_fix) else ""),
+                "n": c.n,
+                "mean_baseline": c.mean_a,
+                "mean_system": c.mean_b,
+                "mean_diff": c.mean_diff,
+                "ci_low": c.ci_low,
+                "ci_high": c.ci_high,
+                "ci_level": level,
+                "p": c.wilcoxon_p,
+                "share_wins": c.share_b_wins,
+            }
+        )
+    for row, p_holm in zip(rows, holm([r["p"] for r in rows]), strict=True):
+        row["p_holm"] = float(p_holm)
+        row["helps"] = bool(row["ci_low"] > 0)
+        row["hurts"] = bool(row["ci_high"] < 0)
+    return rows
+
+
+def yearly_sharpes(returns: np.ndarray) -> np.ndarray:
+    """Sharpe ratio of each consecutive ``BLOCK_DAYS`` block (a last partial block dropped)."""
+    r = np.asarray(returns, dtype=np.float64)
+    n = len(r) // BLOCK_DAYS
+    return np.array(
+        [metrics.sharpe_ratio(r[i * BLOCK_DAYS : (i + 1) * BLOCK_DAYS]) for i in range(n)]
+    )
+
+
+def class_summary(rows: Sequence[Mapping[str, Any]], values: Mapping[str, np.ndarray]) -> dict:
+    """What the verdict reads for one class: NEW vs OLD, fixes that help / hurt, NEW vs B&H."""
+    by = {(r["system"], r["baseline"]): r for r in rows}
+    new_old = by[("NEW", "OLD")]
+    return {
+        "mean_sharpe": {s: float(np.nanmean(v)) for s, v in values.items()},
+        "new_beats_old": new_old["helps"],
+        "new_worse_than_old": new_old["hurts"],
+        "new_beats_buy_and_hold": by[("NEW", BUY_AND_HOLD)]["helps"],
+        "fixes_that_help": [f for f in FIXES if by[(f"OLD+{f}", "OLD")]["helps"]],
+        "fixes_that_hurt": [f for f in FIXES if by[(f"OLD+{f}", "OLD")]["hurts"]],
+    }
+
+
+def verdict(classes: Mapping[str, Mapping[str, Any]], data: str) -> dict[str, Any]:
+    """Does the verdict (NEW vs OLD; which fixes help/hurt) on ``data`` ("synthetic"/"real")
+    depend on the model class? Compares the classes' summaries."""
+    keys = ("new_beats_old", "new_worse_than_old", "fixes_that_help", "fixes_that_hurt")
+    present = {m: c[data]["summary"] for m, c in classes.items() if data in c}
+    outcomes = {m: tuple(tuple(s[k]) if isinstance(s[k], list) else s[k] for k in keys)
+                for m, s in present.items()}  # fmt: skip
+    return {
+        "classes": list(present),
+        "depends_on_class": len(set(outcomes.values())) > 1,
+        "any_class_new_beats_old": any(s["new_beats_old"] for s in present.values()),
+    }
+
+
+def frame_values(frame: pd.DataFrame, model: str, bh: Mapping[str, float]) -> dict[str, np.ndarray]:
+    """Per-market Sharpe ratios of one class's systems from a ``sweep`` frame, plus buy and hold
+    (``bh``: market label -> Sharpe ratio), aligned by market."""
+    wide = frame.pivot_table(
+        index="market", columns="config", values="sharpe_ratio", aggfunc="first"
+    )
+    markets = list(wide.index)
+    out = {s: wide[f"{model}:{s}"].to_numpy(dtype=float) for s in SYSTEMS}
+    out[BUY_AND_HOLD] = np.array([bh[m] for m in markets], dtype=float)
+    return out
+
+
+def run_study(
+    models: Sequence[str],
+    specs: Sequence[Any],
+    real: Any | None,
+    *,
+    n_jobs: int = 2,
+    data_dir: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run the study: every (class, system) on every synthetic ``specs`` market (``MarketSpec``,
+    through ``experiments.sweep``: cached, parallel) and on the ``real`` spec, if any.
+
+    Returns the results-file payload (without ``params``): ``protocol``, ``classes`` (per class
+    and data set: ``comparisons`` and ``summary``) and ``verdict`` (per data set).
+    """
+    configs = study_configs(models)
+    classes: dict[str, dict[str, Any]] = {m: {} for m in models}
+    first = first_decision_day(OLD)
+    protocol: dict[str, Any] = {
+        "classes": list(models),
+        "systems": [*SYSTEMS, BUY_AND_HOLD],
+        "metric": "sharpe_ratio",
+        "alpha": ALPHA,
+        "n_comparisons": len(SYSTEMS) + 1,
+        "ci_level": 1.0 - ALPHA / (len(SYSTEMS) + 1),
+        "synthetic": None,
+        "real": None,
+    }
+    if specs:
+        frame = sweep(configs, specs, n_jobs=n_jobs, data_dir=data_dir, progress=progress,
+                      desc="model study runs")  # fmt: skip
+        bh = {
+            s.label: metrics.sharpe_ratio(buy_and_hold_returns(s.build(data_dir), OLD, first))
+            for s in specs
+        }
+        for m in models:
+            values = frame_values(frame, m, bh)
+            rows = comparisons(values)
+            classes[m]["synthetic"] = {"comparisons": rows, "summary": class_summary(rows, values)}
+        spec0 = specs[0]
+        protocol["synthetic"] = {
+            "n_markets": len(specs),
+            "seeds": [s.seed for s in specs],
+            "n_days": spec0.n_days,
+            "n_tickers": spec0.n_tickers,
+            "edge": spec0.edge,
+        }
+    if real is not None:
+        market = real.build(data_dir)
+        bh_blocks = yearly_sharpes(buy_and_hold_returns(market, OLD, first))
+        for m in models:
+            values = {s: yearly_sharpes(walk_forward(market, configs[f"{m}:{s}"]).returns.to_numpy())
+                      for s in SYSTEMS}  # fmt: skip
+            values[BUY_AND_HOLD] = bh_blocks
+            rows = comparisons(values)
+            classes[m]["real"] = {"comparisons": rows, "summary": class_summary(rows, values)}
+        protocol["real"] = {
+            "market": real.label,
+            "n_days": market.n_days,
+            "n_blocks": len(bh_blocks),
+            "block_days": BLOCK_DAYS,
+        }
+    return {
+        "protocol": protocol,
+        "classes": classes,
+        "verdict": {d: verdict(classes, d) for d in ("synthetic", "real") if protocol[d]},
+    }
