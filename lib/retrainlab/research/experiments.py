@@ -28,6 +28,7 @@ from tqdm import tqdm  # plain text bar: readable in executed notebooks and logs
 from retrainlab import __version__
 from retrainlab.analytics import metrics
 from retrainlab.common.names import check_name
+from retrainlab.engine import prices
 from retrainlab.engine.config import FIXES, NEW, OLD, RetrainConfig
 from retrainlab.engine.market import Market
 
@@ -36,7 +37,7 @@ DASK_ENV = "RETRAINLAB_DASK_SCHEDULER"
 DEFAULT_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "joblib"
 #: Cost levels (bps per unit of turnover) every run is also scored at.
 COSTS_BPS: tuple[float, ...] = (0.0, 5.0, 10.0, 20.0)
-REAL_MARKETS: tuple[str, ...] = ("sp500", "nasdaq")
+REAL_MARKETS: tuple[str, ...] = tuple(prices.REAL_MARKETS)  # home: engine.prices
 
 
 # --------------------------------------------------------------------------- markets
@@ -69,12 +70,12 @@ class MarketSpec:
     def build(self, data_dir: str | Path | None = None) -> Market:
         """The market: read from ``data_dir`` if 01_generate_data wrote it, else generated."""
         if self.kind != "synthetic":
-            from retrainlab.engine.market import load_real_market
+            from retrainlab.engine.prices import load_real_market
 
             market = load_real_market(self.kind)
             if self.n_days == 0 or self.n_days >= market.n_days:
                 return market
-            return market._slice(slice(market.n_days - self.n_days, market.n_days))
+            return market.tail(self.n_days)
         if data_dir is not None and self.path(data_dir).exists():
             return Market.from_parquet(self.path(data_dir))
         from retrainlab.engine.synthetic import generate_market
