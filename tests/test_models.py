@@ -17,12 +17,7 @@ from retrainlab import NEW, OLD, generate_market
 from retrainlab.engine import model as engine_model
 from retrainlab.engine.features import compute_features
 from retrainlab.engine.fixes.regime_awareness import detect_regimes
-from retrainlab.engine.models import (
-    MODEL_CLASSES,
-    confidence_target,
-    make_model,
-    model_class,
-)
+from retrainlab.engine.models import MODEL_CLASSES, confidence_target, make_model_class, model_class
 from retrainlab.engine.models.gradient_boosting import GradientBoostingModel
 from retrainlab.engine.models.logistic import LogisticModel
 
@@ -38,6 +33,12 @@ def panel(n_days: int = 160, n_tickers: int = 3, seed: int = 0):
     forward = np.full(close.shape, np.nan)
     forward[:-5] = close[5:] / close[:-5] - 1.0
     return features, detect_regimes(close), forward
+
+
+def make_model(name: str, config=NEW, seed: int = 0):
+    """An unfitted model of class ``name`` for ``config`` (NEW's feedback loop off: the LSTM
+    refuses it), seed ``seed``."""
+    return make_model_class(config.replace(model=name, model_seed=seed))
 
 
 def small(name: str, config=NEW, seed: int = 0):
@@ -187,12 +188,12 @@ def test_fit_refuses_bad_training_sets(name):
 
 
 def test_gradient_boosting_settings_and_seed_field():
-    model = make_model("gradient_boosting", NEW, seed=5)
+    model = small("gradient_boosting", NEW, seed=5)
     X, y, _ = training_set(model)
     model.fit(X, y)
     assert model.estimator_.early_stopping is False
     assert model.estimator_.random_state == 5
-    assert model.n_iter == model.max_iter  # no early stopping: every round is fitted
+    assert model.n_iter == model.max_iter == 20  # no early stopping: every round is fitted
 
 
 @pytest.mark.parametrize("name", TABULAR)

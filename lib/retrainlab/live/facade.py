@@ -88,7 +88,8 @@ from retrainlab.engine.fixes.adaptive_thresholds import (
 from retrainlab.engine.fixes.confidence_sizing import confidence, position_size
 from retrainlab.engine.fixes.feedback_loop import DIRECTIONS, TradeOutcome, feedback_samples
 from retrainlab.engine.fixes.regime_awareness import detect_regimes
-from retrainlab.engine.model import can_fit, design_columns, design_matrix, predict_proba
+from retrainlab.engine.model import can_fit, design_columns, design_panel, predict_proba
+from retrainlab.engine.models import confidence_target
 from retrainlab.live.inputs import Bars, as_bars, as_histories, check_symbol
 from retrainlab.live.models import MODEL_FORMAT, load_model_file, save_model_file
 from retrainlab.live.records import (
@@ -386,8 +387,10 @@ class MLIntegration:
         bars = as_bars(price_data, symbol)
         features = compute_features(bars.open, bars.high, bars.low, bars.close, bars.volume)
         codes = detect_regimes(bars.close)
+        # the model's input row of the last bar (design_panel: any RetrainConfig.model)
+        last_row = design_panel(features, codes, self.config)[-1:]
         last_x, regime = features[-1], int(codes[-1])
-        defined = bool(np.all(np.isfinite(last_x)))
+        defined = bool(np.all(np.isfinite(last_row)))
         digest = bars.digest()
         prices = None
         if self._store.price_digest(symbol) != digest:
@@ -403,8 +406,7 @@ class MLIntegration:
         with self._lock:
             self._refresh()
             if self._model is not None and defined:
-                X = design_matrix(last_x[None, :], codes[-1:], self.config)
-                p = float(predict_proba(self._model, X)[0])
+                p = float(predict_proba(self._model, last_row)[0])
                 long_t, short_t = self._current_thresholds()
                 source, reason = "model", ""
                 version = self._model_info.get("version")
@@ -660,7 +662,9 @@ class MLIntegration:
                     **sizes,
                 )
             validation = validate_holdout(samples, outcomes, config)
-            model = fit_one_thread(X, y, w, config)
+            # the LSTM's confidence targets, as the walk-forward's refit (engine.training)
+            targets = confidence_target(samples.forward) if n_feedback == 0 else None
+            model = fit_one_thread(X, y, w, config, targets)
         except ValueError as exc:
             return fail(str(exc))
         except BaseException as exc:

@@ -10,6 +10,7 @@ from typing import Any
 
 from retrainlab.engine.config import RetrainConfig
 from retrainlab.engine.model import design_columns
+from retrainlab.engine.models import ModelClass
 
 #: Identifies a facade model file's payload.
 MODEL_FORMAT: str = "retrainlab.facade.model/1"
@@ -33,8 +34,19 @@ def _trusted_types() -> list[str]:
     ]
 
 
+# ---- the model classes' types (engine.models; owned by the models engineer). Kept apart from the
+# logistic Pipeline's above: a model file of RetrainConfig.model = "gradient_boosting" or "lstm"
+# holds the model class object (settings, its RetrainConfig, numpy arrays; the LSTM's weights as
+# arrays, never Keras objects) and, for boosting, scikit-learn's tree predictors.
+MODEL_CLASS_TYPES: tuple[str, ...] = (
+    "retrainlab.engine.config.RetrainConfig",
+    "retrainlab.engine.models.gradient_boosting.GradientBoostingModel",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "retrainlab.engine.models.lstm.LSTMModel",
+)
+
 #: Every non-builtin type a facade model file may hold; passed to ``skops.io.load(trusted=)``.
-TRUSTED_TYPES: tuple[str, ...] = tuple(_trusted_types())
+TRUSTED_TYPES: tuple[str, ...] = (*_trusted_types(), *MODEL_CLASS_TYPES)
 
 
 # ============================================================================ model files
@@ -86,6 +98,10 @@ def load_model_file(path: Path, config: RetrainConfig) -> dict[str, Any]:
     if payload.get("config") != config.to_dict():
         raise ValueError(f"model file {path} was trained under another configuration")
     model = payload.get("model")
-    if not isinstance(model, Pipeline) or model.n_features_in_ != len(design_columns(config)):
+    n_columns = len(design_columns(config))
+    if isinstance(model, ModelClass):  # RetrainConfig.model other than "logistic"
+        if model.config != config or len(model.design_columns()) != n_columns:
+            raise ValueError(f"model file {path} does not hold the expected {config.model} model")
+    elif not isinstance(model, Pipeline) or model.n_features_in_ != n_columns:
         raise ValueError(f"model file {path} does not hold the expected Pipeline")
     return payload

@@ -9,21 +9,21 @@ lstm               the seed's two-headed LSTM, Keras 3 on JAX (CPU) the ``[lstm]
 ================== ================================================ ============================
 
 ``model_class(name)`` returns the class (unknown names get "did you mean"; ``"lstm"`` without
-Keras says what to install); ``make_model(name, config, seed)`` an unfitted instance for a
-``RetrainConfig``. How each fix reaches each class: ``docs/models.md``.
+Keras says what to install); ``make_model_class(config)`` an unfitted instance of ``config.model``. How each fix reaches each class: ``docs/models.md``.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
-from typing import TYPE_CHECKING
 
 from retrainlab.common.names import check_name
-from retrainlab.engine.models.base import INSTALL_HINT, ModelClass, confidence_target
-
-if TYPE_CHECKING:
-    from retrainlab.engine.config import RetrainConfig
+from retrainlab.engine.config import MODEL_CLASSES, RetrainConfig
+from retrainlab.engine.models.base import (
+    INSTALL_HINT,
+    ModelClass,
+    confidence_target,
+    lstm_available,
+)
 
 __all__ = [
     "INSTALL_HINT",
@@ -31,12 +31,9 @@ __all__ = [
     "ModelClass",
     "confidence_target",
     "lstm_available",
-    "make_model",
+    "make_model_class",
     "model_class",
 ]
-
-#: The model classes, by name; the first is the default.
-MODEL_CLASSES: tuple[str, ...] = ("logistic", "gradient_boosting", "lstm")
 
 # name -> (module, class). The LSTM's module imports Keras and JAX (an optional extra, ~2 s),
 # so each module is imported when its class is first asked for, like retrainlab's own names.
@@ -57,11 +54,6 @@ def model_class(name: str) -> type[ModelClass]:
     return getattr(importlib.import_module(module), attr)
 
 
-def make_model(name: str, config: RetrainConfig, seed: int = 0) -> ModelClass:
-    """An unfitted model of class ``name`` for ``config`` (``seed``: the model's randomness)."""
-    return model_class(name).from_config(config, seed=seed)
-
-
-def lstm_available() -> bool:
-    """True if the LSTM extra (Keras, JAX) is installed."""
-    return all(importlib.util.find_spec(m) is not None for m in ("keras", "jax"))
+def make_model_class(config: RetrainConfig) -> ModelClass:
+    """An unfitted model of class ``config.model`` for ``config`` (seed ``config.model_seed``)."""
+    return model_class(config.model).from_config(config)

@@ -16,13 +16,14 @@ model, identically for every class.
 
 from __future__ import annotations
 
+import importlib.util
 from abc import ABC, abstractmethod
 from typing import ClassVar, Self
 
 import numpy as np
 
+from retrainlab.engine.config import RetrainConfig
 from retrainlab.engine.features import FEATURE_NAMES
-from retrainlab.engine.market import REGIMES
 
 #: What to install when Keras/JAX are missing (the optional extra's pins).
 INSTALL_HINT: str = (
@@ -32,16 +33,21 @@ INSTALL_HINT: str = (
 )
 
 
+def lstm_available() -> bool:
+    """True if the LSTM extra (Keras and JAX) is installed."""
+    for name in ("keras", "jax"):
+        try:
+            if importlib.util.find_spec(name) is None:
+                return False
+        except ValueError:  # sys.modules[name] is None: the import is blocked
+            return False
+    return True
+
+
 def confidence_target(forward_returns: np.ndarray) -> np.ndarray:
     """The seed's confidence label: ``clip(10 * |forward return|, 0, 1)``."""
     r = np.asarray(forward_returns, dtype=np.float64)
     return np.clip(10.0 * np.abs(r), 0.0, 1.0)
-
-
-def regime_onehot(regimes: np.ndarray) -> np.ndarray:
-    """(n,) regime codes -> (n, 4) one-hot float columns in ``REGIMES`` order; -1 gives zeros."""
-    regimes = np.asarray(regimes)
-    return (regimes[..., None] == np.arange(len(REGIMES))).astype(np.float64)
 
 
 def check_panel(features: np.ndarray, regimes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -88,14 +94,20 @@ def check_training_set(
 
 class ModelClass(ABC):
     """A model class of the engine (scikit-learn style: settings are fields, learned state ends
-    in ``_``). Subclasses are dataclasses; ``from_config`` builds one from a ``RetrainConfig``."""
+    in ``_``). Subclasses are dataclasses holding the ``RetrainConfig`` they serve (its design
+    hook decides the regime inputs) and their own settings."""
 
     #: The name ``RetrainConfig.model`` uses.
     name: ClassVar[str]
     #: Rows of history (days) one input row needs, counted with its own day.
     history: ClassVar[int] = 1
 
-    regime_awareness: bool
+    config: RetrainConfig
+
+    @classmethod
+    def from_config(cls, config: RetrainConfig) -> Self:
+        """The model of ``config`` (seed: ``config.model_seed``)."""
+        return cls(config=config)
 
     @abstractmethod
     def design(self, features: np.ndarray, regimes: np.ndarray) -> np.ndarray:

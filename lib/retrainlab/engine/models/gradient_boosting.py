@@ -1,7 +1,7 @@
 """``"gradient_boosting"``: scikit-learn's ``HistGradientBoostingClassifier``, early stopping off.
 
-Trees need neither scaling nor hand-made interactions: the design is the base features, plus the
-four regime one-hots with ``regime_awareness`` (a tree can split on them and so build the
+Trees need neither scaling nor hand-made interactions: the design (the engine's ``design`` hook)
+is the base features, plus the four regime one-hots with ``regime_awareness`` (a tree can split on them and so build the
 regime x feature interactions the logistic model needs spelled out). Sample weights go to the
 loss (and the trees' leaf values), as for the other classes. Early stopping is off (it would hold
 out a random 10 % of the window and make the number of trees depend on that draw); the seed
@@ -15,23 +15,16 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Self
+from typing import ClassVar, Self
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import ThreadpoolController
 
+from retrainlab.engine.config import RetrainConfig
 from retrainlab.engine.features import FEATURE_NAMES
-from retrainlab.engine.market import REGIMES
-from retrainlab.engine.models.base import (
-    ModelClass,
-    check_panel,
-    check_training_set,
-    regime_onehot,
-)
-
-if TYPE_CHECKING:
-    from retrainlab.engine.config import RetrainConfig
+from retrainlab.engine.hooks import hooks_for
+from retrainlab.engine.models.base import ModelClass, check_panel, check_training_set
 
 
 @functools.cache
@@ -45,31 +38,20 @@ class GradientBoostingModel(ModelClass):
 
     name: ClassVar[str] = "gradient_boosting"
 
-    regime_awareness: bool = False
-    seed: int = 0
+    config: RetrainConfig
     max_iter: int = 100  # boosting rounds (scikit-learn's default)
     learning_rate: float = 0.1
     max_leaf_nodes: int = 31
     min_samples_leaf: int = 20
     l2_regularization: float = 0.0
 
-    @classmethod
-    def from_config(cls, config: RetrainConfig, seed: int = 0) -> GradientBoostingModel:
-        """The model of ``config`` with scikit-learn's default tree settings."""
-        return cls(regime_awareness=config.regime_awareness, seed=seed)
-
     def design(self, features: np.ndarray, regimes: np.ndarray) -> np.ndarray:
         features, regimes = check_panel(features, regimes)
         flat = features.reshape(-1, features.shape[-1])
-        if not self.regime_awareness:
-            return flat
-        return np.concatenate([flat, regime_onehot(regimes.reshape(-1))], axis=1)
+        return hooks_for(self.config).design(flat, regimes.reshape(-1))
 
     def design_columns(self) -> list[str]:
-        names = list(FEATURE_NAMES)
-        if self.regime_awareness:
-            names += [f"regime_{r}" for r in REGIMES]
-        return names
+        return hooks_for(self.config).design_columns(FEATURE_NAMES)
 
     def fit(
         self,
@@ -88,7 +70,7 @@ class GradientBoostingModel(ModelClass):
             min_samples_leaf=self.min_samples_leaf,
             l2_regularization=self.l2_regularization,
             early_stopping=False,
-            random_state=self.seed,
+            random_state=self.config.model_seed,
         )
         # One OpenMP thread: the window is small (a few thousand rows), where threads cost more
         # than they give, and busy-waiting threads crawl on a shared machine.

@@ -41,32 +41,30 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from retrainlab.engine.config import RetrainConfig
 from retrainlab.engine.features import FEATURE_NAMES
-from retrainlab.engine.market import REGIMES
+from retrainlab.engine.hooks import hooks_for
 from retrainlab.engine.models.base import (
     INSTALL_HINT,
     ModelClass,
     check_panel,
     check_training_set,
-    regime_onehot,
+    lstm_available,
 )
+from retrainlab.engine.regimes import REGIMES
 
+if not lstm_available():  # the optional extra is not installed: say what to install
+    raise ModuleNotFoundError(INSTALL_HINT)
 # Keras reads its backend once, at import: JAX on the CPU, whatever else the machine has.
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-try:
-    import jax
-    import jax.numpy as jnp
-    import keras
-except ModuleNotFoundError as exc:  # the extra is not installed
-    raise ModuleNotFoundError(INSTALL_HINT) from exc
-
-if TYPE_CHECKING:
-    from retrainlab.engine.config import RetrainConfig
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import keras  # noqa: E402
 
 #: Days per input sequence.
 SEQUENCE_LENGTH: int = 20
@@ -192,22 +190,15 @@ class LSTMModel(ModelClass):
     name: ClassVar[str] = "lstm"
     history: ClassVar[int] = SEQUENCE_LENGTH
 
-    regime_awareness: bool = False
-    seed: int = 0
+    config: RetrainConfig
     epochs: int = 10
     batch_size: int = 64
     learning_rate: float = 5e-4
     validation_split: float = 0.2
-    min_train_samples: int = 20
 
-    @classmethod
-    def from_config(cls, config: RetrainConfig, seed: int = 0) -> LSTMModel:
-        """The seed's network for ``config`` (its training settings are the seed's)."""
-        return cls(
-            regime_awareness=config.regime_awareness,
-            seed=seed,
-            min_train_samples=config.min_train_samples,
-        )
+    @property
+    def seed(self) -> int:
+        return self.config.model_seed
 
     @property
     def n_features(self) -> int:
@@ -221,10 +212,13 @@ class LSTMModel(ModelClass):
     def design(self, features: np.ndarray, regimes: np.ndarray) -> np.ndarray:
         features, regimes = check_panel(features, regimes)
         seq = sequence_design(features)
-        if self.regime_awareness:
-            reg = regime_onehot(regimes.reshape(-1)).astype(np.float32)
-        else:
-            reg = np.zeros((len(seq), len(REGIMES)), dtype=np.float32)
+        # the regime input: what the design hook adds after the base features (the one-hots
+        # with regime_awareness), else zeros
+        f = features.shape[-1]
+        flat = features.reshape(-1, f)
+        extra = hooks_for(self.config).design(flat, regimes.reshape(-1))[:, f:]
+        reg = np.zeros((len(seq), len(REGIMES)), dtype=np.float32)
+        reg[:, : extra.shape[1]] = extra
         return np.concatenate([seq, reg], axis=1)
 
     def design_columns(self) -> list[str]:
@@ -252,9 +246,9 @@ class LSTMModel(ModelClass):
         returns; for fed-back trades their confidence); None trains that head on nothing."""
         X, y, sample_weight = check_training_set(X, y, sample_weight, len(self.design_columns()))
         n = len(y)
-        if n < self.min_train_samples or not 0 < np.count_nonzero(y) < n:
+        if n < self.config.min_train_samples or not 0 < np.count_nonzero(y) < n:
             raise ValueError(
-                f"cannot fit: {n} samples (need {self.min_train_samples}) with "
+                f"cannot fit: {n} samples (need {self.config.min_train_samples}) with "
                 f"{np.count_nonzero(y)} positive labels (need both classes)"
             )
         w = np.ones(n) if sample_weight is None else sample_weight
