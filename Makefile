@@ -102,10 +102,15 @@ report: $(STAMP) $(REPORTS)/enhancement_report.html ## run notebooks 00-04 and r
 	@echo "report: $(REPORTS)/enhancement_report.html and $(REPORTS)/enhancement_report.md"
 
 # ---------------------------------------------------------------- the model-class study (not in `make report`)
-MODEL_STUDY_SEEDS ?= 4
+# Sizes of the committed run (see docs/models.md); override e.g. MODEL_STUDY_SEEDS=20.
+MODEL_STUDY_SEEDS ?= 3
+MODEL_STUDY_DAYS ?= 600
+MODEL_STUDY_TICKERS ?= 5
+MODEL_STUDY_REAL_DAYS ?= 1512
 study-models: $(STAMP) ## the model-class study (07_model_study; lstm needs make setup-lstm): reports/results/model_study.json
 	$(RUN) notebooks/07_model_study.ipynb $(REPORTS)/07_model_study.ipynb -p seeds $(MODEL_STUDY_SEEDS) \
-	  -p n_days $(N_DAYS) -p n_tickers $(N_TICKERS) -p data_dir ../data $(RESULTS)
+	  -p n_days $(MODEL_STUDY_DAYS) -p n_tickers $(MODEL_STUDY_TICKERS) \
+	  -p real_days $(MODEL_STUDY_REAL_DAYS) -p data_dir ../data $(RESULTS)
 
 clean: ## remove generated output (executed notebooks, results, data, caches); never the pins
 	rm -rf reports/*.ipynb reports/ablations reports/results reports/enhancement_report* \

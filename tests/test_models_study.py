@@ -57,8 +57,9 @@ def study(shift_gb: dict[str, float]) -> dict:
     return {
         "protocol": {
             "classes": list(classes),
-            "n_comparisons": 9,
-            "ci_level": 1 - 0.05 / 9,
+            "n_comparisons": {"logistic": 9, "gradient_boosting": 9},
+            "alpha": 0.05,
+            "new_per_class": {"logistic": "NEW*", "gradient_boosting": "NEW*"},
             "synthetic": {"n_markets": 12, "n_days": 1000, "n_tickers": 10, "edge": 1.0},
             "real": None,
         },
@@ -110,7 +111,12 @@ def test_buy_and_hold_returns():
     np.testing.assert_allclose(r[1:], (close[61:] / close[60:-1] - 1).mean(axis=1))
 
 
-def test_systems_are_old_new_and_each_fix():
+def test_systems_are_old_new_and_each_fix_the_class_accepts():
     assert ms.SYSTEMS[:2] == ("OLD", "NEW") and len(ms.SYSTEMS) == 2 + len(FIXES)
+    assert ms.systems_for("gradient_boosting") == ms.SYSTEMS
+    assert ms.refused_fixes("lstm") == ("feedback_loop",)
+    assert "OLD+feedback_loop" not in ms.systems_for("lstm")
+    assert ms.system_config("NEW", "lstm").fixes == tuple(f for f in FIXES if f != "feedback_loop")
+    assert ms.system_config("NEW", "gradient_boosting").fixes == FIXES
     with pytest.raises(ValueError, match="unknown study system"):
         ms.system_config("NEW+x", "logistic")

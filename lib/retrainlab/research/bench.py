@@ -22,8 +22,12 @@ import sys
 import time
 from typing import Any
 
-from retrainlab.engine.config import NEW, OLD, RetrainConfig
+from retrainlab.engine.config import MODEL_CLASSES, NEW, OLD, RetrainConfig
+from retrainlab.engine.features import compute_features
+from retrainlab.engine.fixes.regime_awareness import detect_regimes
+from retrainlab.engine.models import confidence_target, lstm_available
 from retrainlab.engine.synthetic import generate_market
+from retrainlab.engine.training import DesignPanel, TrainingSet, fit
 from retrainlab.engine.walkforward import walk_forward
 
 TARGET_SECONDS = 0.5
@@ -73,6 +77,32 @@ def profile_walk_forward(
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
     return out.getvalue()
+
+
+def time_model_fits(sizes: tuple[int, ...] = (300, 2500), repeat: int = 3) -> list[dict]:
+    """Seconds of one refit (``engine.training.fit``, NEW without the feedback loop) per model
+    class and training-set size, best of ``repeat`` after one warm-up fit (the LSTM compiles
+    its training function once per padded size; later refits reuse it)."""
+    market = generate_market(seed=0)
+    close = market.close.to_numpy()
+    features = compute_features(market.open, market.high, market.low, close, market.volume)
+    rows = []
+    for name in MODEL_CLASSES:
+        if name == "lstm" and not lstm_available():
+            rows.append({"model": name, "skipped": "the LSTM extra is not installed"})
+            continue
+        config = NEW.without_fix("feedback_loop").replace(model=name)
+        panel = DesignPanel.build(features, detect_regimes(close), close, config)
+        X, y, fwd = panel.window(0, len(close) - 1 - config.horizon)
+        for n in sizes:
+            samples = TrainingSet(X[:n], y[:n], None, n, 0, confidence_target(fwd[:n]))
+            times = []
+            for _ in range(repeat + 1):
+                started = time.perf_counter()
+                fit(samples, config)
+                times.append(time.perf_counter() - started)
+            rows.append({"model": name, "n_samples": n, "first": times[0], "best": min(times[1:])})
+    return rows
 
 
 def _line(row: dict[str, Any]) -> str:
@@ -138,6 +168,21 @@ def main(argv: list[str] | None = None) -> int:
             for label in ("OLD", "NEW"):
                 for key in ((10, 500), (10, 1000), (10, 2000), (5, 1000), (20, 1000)):
                     print(_line(by_key[(label, *key)]))
+    fits = time_model_fits(repeat=args.repeat)
+    if args.json:
+        print(json.dumps({"model_fits": fits}, indent=2))
+    else:
+        print(
+            f"one refit per model class (RetrainConfig.model), best of {args.repeat} after a warm-up:"
+        )
+        for row in fits:
+            if "skipped" in row:
+                print(f"  {row['model']:<18} skipped: {row['skipped']} (make setup-lstm)")
+            else:
+                print(
+                    f"  {row['model']:<18} {row['n_samples']:>5} samples  {row['best']:7.3f} s"
+                    f"   (first fit {row['first']:.3f} s)"
+                )
     if args.profile:
         print(profile_walk_forward(NEW))
     return 0

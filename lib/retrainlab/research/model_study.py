@@ -25,7 +25,7 @@ import pandas as pd
 
 from retrainlab.analytics import metrics
 from retrainlab.analytics.stats import compare_paired
-from retrainlab.engine.config import FIXES, NEW, OLD, RetrainConfig
+from retrainlab.engine.config import FIXES, OLD, RetrainConfig
 from retrainlab.engine.market import Market
 from retrainlab.engine.walkforward import first_decision_day, walk_forward
 from retrainlab.research.experiments import sweep
@@ -39,12 +39,31 @@ ALPHA: float = 0.05
 BLOCK_DAYS: int = 252
 
 
+def refused_fixes(model: str) -> tuple[str, ...]:
+    """The fixes ``RetrainConfig`` refuses with ``model`` (docs/models.md)."""
+    out = []
+    for fix in FIXES:
+        try:
+            OLD.with_fix(fix).replace(model=model)
+        except ValueError:
+            out.append(fix)
+    return tuple(out)
+
+
+def systems_for(model: str) -> tuple[str, ...]:
+    """The ``SYSTEMS`` a class can run: a fix it refuses has no OLD+fix (and "NEW" is NEW
+    without it, see ``system_config``)."""
+    refused = refused_fixes(model)
+    return tuple(s for s in SYSTEMS if not (s.startswith("OLD+") and s[4:] in refused))
+
+
 def system_config(system: str, model: str) -> RetrainConfig:
-    """The ``RetrainConfig`` of ``system`` (a ``SYSTEMS`` label) with model class ``model``."""
+    """The ``RetrainConfig`` of ``system`` (a ``SYSTEMS`` label) with model class ``model``.
+    "NEW" is every fix the class accepts (for the LSTM: NEW without the feedback loop)."""
     if system == "OLD":
         base = OLD
     elif system == "NEW":
-        base = NEW
+        base = OLD.with_fixes(*(f for f in FIXES if f not in refused_fixes(model)))
     elif system.startswith("OLD+") and system[4:] in FIXES:
         base = OLD.with_fix(system[4:])
     else:
@@ -54,7 +73,7 @@ def system_config(system: str, model: str) -> RetrainConfig:
 
 def study_configs(models: Sequence[str]) -> dict[str, RetrainConfig]:
     """Every (class, system) configuration, named ``"<class>:<system>"``."""
-    return {f"{m}:{s}": system_config(s, m) for m in models for s in SYSTEMS}
+    return {f"{m}:{s}": system_config(s, m) for m in models for s in systems_for(m)}
 
 
 def buy_and_hold_returns(market: Market, config: RetrainConfig, first_day: int) -> np.ndarray:
@@ -83,10 +102,9 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
 def comparisons(values: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
     """The family of one class: paired comparisons of per-unit Sharpe ratios (markets or years)
     in ``values`` (system -> array, aligned), Bonferroni-level CIs and Holm-adjusted p."""
-    best_fix = max(
-        (s for s in SYSTEMS if s.startswith("OLD+")), key=lambda s: np.nanmean(values[s])
-    )
-    pairs = [("NEW", "OLD"), *((s, "OLD") for s in SYSTEMS if s.startswith("OLD+"))]
+    singles = [s for s in SYSTEMS if s.startswith("OLD+") and s in values]
+    best_fix = max(singles, key=lambda s: np.nanmean(values[s]))
+    pairs = [("NEW", "OLD"), *((s, "OLD") for s in singles)]
     pairs += [("NEW", BUY_AND_HOLD), ("NEW", best_fix)]
     level = 1.0 - ALPHA / len(pairs)
     rows = []
@@ -134,20 +152,30 @@ def class_summary(rows: Sequence[Mapping[str, Any]], values: Mapping[str, np.nda
         "new_beats_old": new_old["helps"],
         "new_worse_than_old": new_old["hurts"],
         "new_beats_buy_and_hold": by[("NEW", BUY_AND_HOLD)]["helps"],
-        "fixes_that_help": [f for f in FIXES if by[(f"OLD+{f}", "OLD")]["helps"]],
-        "fixes_that_hurt": [f for f in FIXES if by[(f"OLD+{f}", "OLD")]["hurts"]],
+        "fixes_that_help": [f for f in FIXES if by.get((f"OLD+{f}", "OLD"), {}).get("helps")],
+        "fixes_that_hurt": [f for f in FIXES if by.get((f"OLD+{f}", "OLD"), {}).get("hurts")],
+        "fixes_not_run": [f for f in FIXES if (f"OLD+{f}", "OLD") not in by],
     }
 
 
 def verdict(classes: Mapping[str, Mapping[str, Any]], data: str) -> dict[str, Any]:
     """Does the verdict (NEW vs OLD; which fixes help/hurt) on ``data`` ("synthetic"/"real")
     depend on the model class? Compares the classes' summaries."""
-    keys = ("new_beats_old", "new_worse_than_old", "fixes_that_help", "fixes_that_hurt")
     present = {m: c[data]["summary"] for m, c in classes.items() if data in c}
-    outcomes = {m: tuple(tuple(s[k]) if isinstance(s[k], list) else s[k] for k in keys)
-                for m, s in present.items()}  # fmt: skip
+    # fixes every class ran (a refused fix is no disagreement)
+    common = [f for f in FIXES if not any(f in s["fixes_not_run"] for s in present.values())]
+    outcomes = {
+        m: (
+            s["new_beats_old"],
+            s["new_worse_than_old"],
+            tuple(f for f in s["fixes_that_help"] if f in common),
+            tuple(f for f in s["fixes_that_hurt"] if f in common),
+        )
+        for m, s in present.items()
+    }
     return {
         "classes": list(present),
+        "compared_fixes": common,
         "depends_on_class": len(set(outcomes.values())) > 1,
         "any_class_new_beats_old": any(s["new_beats_old"] for s in present.values()),
     }
@@ -160,7 +188,7 @@ def frame_values(frame: pd.DataFrame, model: str, bh: Mapping[str, float]) -> di
         index="market", columns="config", values="sharpe_ratio", aggfunc="first"
     )
     markets = list(wide.index)
-    out = {s: wide[f"{model}:{s}"].to_numpy(dtype=float) for s in SYSTEMS}
+    out = {s: wide[f"{model}:{s}"].to_numpy(dtype=float) for s in systems_for(model)}
     out[BUY_AND_HOLD] = np.array([bh[m] for m in markets], dtype=float)
     return out
 
@@ -188,8 +216,8 @@ def run_study(
         "systems": [*SYSTEMS, BUY_AND_HOLD],
         "metric": "sharpe_ratio",
         "alpha": ALPHA,
-        "n_comparisons": len(SYSTEMS) + 1,
-        "ci_level": 1.0 - ALPHA / (len(SYSTEMS) + 1),
+        "n_comparisons": {m: len(systems_for(m)) + 1 for m in models},
+        "new_per_class": {m: system_config("NEW", m).label for m in models},
         "synthetic": None,
         "real": None,
     }
@@ -217,7 +245,7 @@ def run_study(
         bh_blocks = yearly_sharpes(buy_and_hold_returns(market, OLD, first))
         for m in models:
             values = {s: yearly_sharpes(walk_forward(market, configs[f"{m}:{s}"]).returns.to_numpy())
-                      for s in SYSTEMS}  # fmt: skip
+                      for s in systems_for(m)}  # fmt: skip
             values[BUY_AND_HOLD] = bh_blocks
             rows = comparisons(values)
             classes[m]["real"] = {"comparisons": rows, "summary": class_summary(rows, values)}
