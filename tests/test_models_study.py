@@ -99,6 +99,7 @@ def test_section_reads_the_results(agree):
     assert "| logistic |" in text and "| gradient_boosting |" in text
     assert ("does not depend" in text) is agree
     assert "across 12 synthetic markets" in text and "Not run: lstm" in text
+    assert "is NEW-feedback_loop" not in text  # both classes ran the full NEW
     new_old = results["model_study"]["classes"]["logistic"]["synthetic"]["comparisons"][0]
     assert f"{new_old['mean_diff']:+.3f}" in text
 
@@ -120,3 +121,10 @@ def test_systems_are_old_new_and_each_fix_the_class_accepts():
     assert ms.system_config("NEW", "gradient_boosting").fixes == FIXES
     with pytest.raises(ValueError, match="unknown study system"):
         ms.system_config("NEW+x", "logistic")
+
+
+def test_section_says_when_new_is_not_the_full_new():
+    results = study({"NEW": 0.5})
+    results["protocol"]["new_per_class"]["gradient_boosting"] = "NEW-feedback_loop*"
+    text = render({"model_study": results})
+    assert 'For gradient_boosting, "NEW" is NEW-feedback_loop' in text
