@@ -21,7 +21,7 @@ def test_holm_matches_the_step_down_rule():
     assert ms.holm([0.5, 0.9]).max() == 1.0
 
 
-def fake_values(rng, shift: dict[str, float], n: int = 12) -> dict[str, np.ndarray]:
+def fake_values(rng, shift: dict[str, float], n: int = 30) -> dict[str, np.ndarray]:
     base = rng.normal(0.0, 0.3, n)
     out = {s: base + shift.get(s, 0.0) + rng.normal(0, 0.01, n) for s in ms.SYSTEMS}
     out[ms.BUY_AND_HOLD] = base + shift.get(ms.BUY_AND_HOLD, 0.0) + rng.normal(0, 0.01, n)
@@ -30,7 +30,9 @@ def fake_values(rng, shift: dict[str, float], n: int = 12) -> dict[str, np.ndarr
 
 def test_comparisons_family_and_corrected_passes():
     rng = np.random.default_rng(0)
-    values = fake_values(rng, {"NEW": 0.5, "OLD+long_lookback": 0.4, "OLD+feedback_loop": -0.3})
+    values = fake_values(
+        rng, {"NEW": 0.5, "OLD+long_lookback": 0.4, "OLD+feedback_loop": -0.3}, n=30
+    )
     rows = ms.comparisons(values)
     assert len(rows) == len(ms.SYSTEMS) + 1  # NEW-OLD, 6 fixes, NEW-B&H, NEW-best fix
     assert {r["ci_level"] for r in rows} == {1 - ms.ALPHA / len(rows)}
@@ -39,7 +41,7 @@ def test_comparisons_family_and_corrected_passes():
     assert by["OLD+feedback_loop vs OLD"]["hurts"]
     assert "NEW vs OLD+long_lookback (best single fix)" in by
     assert all(r["p_holm"] >= r["p"] for r in rows)
-    summary = ms.class_summary(rows, values)
+    summary = ms.class_summary(rows, ms.means(values))
     assert summary["fixes_that_help"] == ["long_lookback"]
     assert summary["fixes_that_hurt"] == ["feedback_loop"]
     assert summary["new_beats_old"] and summary["new_beats_buy_and_hold"]
@@ -52,7 +54,7 @@ def study(shift_gb: dict[str, float]) -> dict:
         values = fake_values(rng, shift)
         rows = ms.comparisons(values)
         classes[model] = {
-            "synthetic": {"comparisons": rows, "summary": ms.class_summary(rows, values)}
+            "synthetic": {"comparisons": rows, "summary": ms.class_summary(rows, ms.means(values))}
         }
     return {
         "protocol": {
@@ -60,13 +62,21 @@ def study(shift_gb: dict[str, float]) -> dict:
             "n_comparisons": {"logistic": 9, "gradient_boosting": 9},
             "alpha": 0.05,
             "new_per_class": {"logistic": "NEW*", "gradient_boosting": "NEW*"},
-            "synthetic": {"n_markets": 12, "n_days": 1000, "n_tickers": 10, "edge": 1.0},
+            "synthetic": {"n_markets": 30, "n_days": 1000, "n_tickers": 10, "edge": 1.0},
             "real": None,
         },
         "classes": classes,
         "verdict": {"synthetic": ms.verdict(classes, "synthetic")},
         "not_run": {"lstm": "the extra is not installed"},
     }
+
+
+def test_no_pass_with_too_few_markets_even_if_the_ci_excludes_zero():
+    rng = np.random.default_rng(0)
+    rows = ms.comparisons(fake_values(rng, {"NEW": 0.5}, n=3))
+    new_old = rows[0]
+    assert new_old["ci_low"] > 0 and new_old["p_holm"] >= ms.ALPHA
+    assert not new_old["helps"]
 
 
 def test_verdict_depends_on_class_only_when_classes_disagree():
@@ -98,7 +108,7 @@ def test_section_reads_the_results(agree):
     assert section.REQUIRES == ("model_study",)
     assert "| logistic |" in text and "| gradient_boosting |" in text
     assert ("does not depend" in text) is agree
-    assert "across 12 synthetic markets" in text and "Not run: lstm" in text
+    assert "across 30 synthetic markets" in text and "Not run: lstm" in text
     assert "is NEW-feedback_loop" not in text  # both classes ran the full NEW
     new_old = results["model_study"]["classes"]["logistic"]["synthetic"]["comparisons"][0]
     assert f"{new_old['mean_diff']:+.3f}" in text

@@ -95,7 +95,11 @@ def load_model_file(path: Path, config: RetrainConfig) -> dict[str, Any]:
     payload = sio.load(path, trusted=list(TRUSTED_TYPES))
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         raise ValueError(f"model file {path} is not a retrainlab facade model")
-    if payload.get("config") != config.to_dict():
+    try:  # from_dict: a file written before a field existed (e.g. model) has its default
+        trained_under = RetrainConfig.from_dict(payload.get("config") or {})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"model file {path} holds an unreadable configuration ({exc})") from exc
+    if trained_under != config:
         raise ValueError(f"model file {path} was trained under another configuration")
     model = payload.get("model")
     n_columns = len(design_columns(config))

@@ -22,6 +22,8 @@ import sys
 import time
 from typing import Any
 
+import numpy as np
+
 from retrainlab.engine.config import MODEL_CLASSES, NEW, OLD, RetrainConfig
 from retrainlab.engine.features import compute_features
 from retrainlab.engine.fixes.regime_awareness import detect_regimes
@@ -84,7 +86,7 @@ def time_model_fits(sizes: tuple[int, ...] = (300, 2500), repeat: int = 3) -> li
     class and training-set size, best of ``repeat`` after one warm-up fit (the LSTM compiles
     its training function once per padded size; later refits reuse it)."""
     market = generate_market(seed=0)
-    close = market.close.to_numpy()
+    close = np.asarray(market.close, dtype=np.float64)
     features = compute_features(market.open, market.high, market.low, close, market.volume)
     rows = []
     for name in MODEL_CLASSES:
@@ -120,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per case; the best counts")
     parser.add_argument(
-        "--quick", action="store_true", help="only the 10 x 1000 case, no scaling grid"
+        "--quick",
+        action="store_true",
+        help="only the 10 x 1000 case, no scaling grid, no per-model-class refit times",
     )
     parser.add_argument(
         "--profile", action="store_true", help="also print a cProfile of NEW on 10 x 1000"
@@ -147,8 +151,15 @@ def main(argv: list[str] | None = None) -> int:
         "new_seconds_ok": new["seconds"] < TARGET_SECONDS,
         "new_ratio_ok": new["ratio"] <= TARGET_RATIO,
     }
+    # one refit per model class (skipped by --quick: the LSTM compiles for a while first)
+    fits = [] if args.quick else time_model_fits(repeat=args.repeat)
     if args.json:
-        print(json.dumps({"main": rows, "scaling": scaling, "targets": verdict}, indent=2))
+        print(
+            json.dumps(
+                {"main": rows, "scaling": scaling, "targets": verdict, "model_fits": fits},
+                indent=2,
+            )
+        )
     else:
         print(f"walk_forward, generate_market(seed=0), best of {args.repeat}:")
         for row in rows:
@@ -168,10 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             for label in ("OLD", "NEW"):
                 for key in ((10, 500), (10, 1000), (10, 2000), (5, 1000), (20, 1000)):
                     print(_line(by_key[(label, *key)]))
-    fits = time_model_fits(repeat=args.repeat)
-    if args.json:
-        print(json.dumps({"model_fits": fits}, indent=2))
-    else:
+    if fits and not args.json:
         print(
             f"one refit per model class (RetrainConfig.model), best of {args.repeat} after a warm-up:"
         )

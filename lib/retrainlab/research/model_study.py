@@ -129,9 +129,34 @@ def comparisons(values: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
         )
     for row, p_holm in zip(rows, holm([r["p"] for r in rows]), strict=True):
         row["p_holm"] = float(p_holm)
-        row["helps"] = bool(row["ci_low"] > 0)
-        row["hurts"] = bool(row["ci_high"] < 0)
+    return judge(rows)
+
+
+def judge(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mark each comparison ``helps`` / ``hurts``: its corrected CI excludes zero **and** its
+    Holm-adjusted p is below ``ALPHA`` (with a handful of markets a bootstrap CI can exclude
+    zero by itself while the test cannot reject: no pass then)."""
+    for row in rows:
+        significant = row["p_holm"] < ALPHA
+        row["helps"] = bool(row["ci_low"] > 0 and significant)
+        row["hurts"] = bool(row["ci_high"] < 0 and significant)
     return rows
+
+
+def means(values: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """Mean Sharpe ratio of each system over the markets (or years)."""
+    return {s: float(np.nanmean(v)) for s, v in values.items()}
+
+
+def rejudge(study: dict[str, Any]) -> dict[str, Any]:
+    """``study`` (a results payload) with ``helps``/``hurts``, the summaries and the verdict
+    recomputed from its own comparison rows by ``judge`` (the statistics are unchanged)."""
+    for per_data in study["classes"].values():
+        for res in per_data.values():
+            judge(res["comparisons"])
+            res["summary"] = class_summary(res["comparisons"], res["summary"]["mean_sharpe"])
+    study["verdict"] = {d: verdict(study["classes"], d) for d in study["verdict"]}
+    return study
 
 
 def yearly_sharpes(returns: np.ndarray) -> np.ndarray:
@@ -143,12 +168,13 @@ def yearly_sharpes(returns: np.ndarray) -> np.ndarray:
     )
 
 
-def class_summary(rows: Sequence[Mapping[str, Any]], values: Mapping[str, np.ndarray]) -> dict:
-    """What the verdict reads for one class: NEW vs OLD, fixes that help / hurt, NEW vs B&H."""
+def class_summary(rows: Sequence[Mapping[str, Any]], mean_sharpe: Mapping[str, float]) -> dict:
+    """What the verdict reads for one class: NEW vs OLD, fixes that help / hurt, NEW vs B&H
+    (``mean_sharpe``: system -> mean Sharpe ratio, reported beside)."""
     by = {(r["system"], r["baseline"]): r for r in rows}
     new_old = by[("NEW", "OLD")]
     return {
-        "mean_sharpe": {s: float(np.nanmean(v)) for s, v in values.items()},
+        "mean_sharpe": dict(mean_sharpe),
         "new_beats_old": new_old["helps"],
         "new_worse_than_old": new_old["hurts"],
         "new_beats_buy_and_hold": by[("NEW", BUY_AND_HOLD)]["helps"],
@@ -231,7 +257,10 @@ def run_study(
         for m in models:
             values = frame_values(frame, m, bh)
             rows = comparisons(values)
-            classes[m]["synthetic"] = {"comparisons": rows, "summary": class_summary(rows, values)}
+            classes[m]["synthetic"] = {
+                "comparisons": rows,
+                "summary": class_summary(rows, means(values)),
+            }
         spec0 = specs[0]
         protocol["synthetic"] = {
             "n_markets": len(specs),
@@ -248,7 +277,10 @@ def run_study(
                       for s in systems_for(m)}  # fmt: skip
             values[BUY_AND_HOLD] = bh_blocks
             rows = comparisons(values)
-            classes[m]["real"] = {"comparisons": rows, "summary": class_summary(rows, values)}
+            classes[m]["real"] = {
+                "comparisons": rows,
+                "summary": class_summary(rows, means(values)),
+            }
         protocol["real"] = {
             "market": real.label,
             "n_days": market.n_days,
