@@ -138,3 +138,20 @@ def test_section_says_when_new_is_not_the_full_new():
     results["protocol"]["new_per_class"]["gradient_boosting"] = "NEW-feedback_loop*"
     text = render({"model_study": results})
     assert 'For gradient_boosting, "NEW" is NEW-feedback_loop' in text
+
+
+def test_a_run_too_small_to_pass_says_so():
+    rng = np.random.default_rng(2)
+    classes = {}
+    for model in ("logistic", "gradient_boosting"):
+        values = fake_values(rng, {"NEW": 0.5}, n=3)
+        rows = ms.comparisons(values)
+        classes[model] = {
+            "synthetic": {"comparisons": rows, "summary": ms.class_summary(rows, ms.means(values))}
+        }
+    v = ms.verdict(classes, "synthetic")
+    assert not v["can_pass"] and v["smallest_holm_p"]["logistic"] == pytest.approx(9 * 2 / 8)
+    results = study({"NEW": 0.5})
+    results["classes"], results["verdict"]["synthetic"] = classes, v
+    assert "This run is too small to tell" in render({"model_study": results})
+    assert study({"NEW": 0.5})["verdict"]["synthetic"]["can_pass"]  # 30 markets can

@@ -199,9 +199,18 @@ def verdict(classes: Mapping[str, Mapping[str, Any]], data: str) -> dict[str, An
         )
         for m, s in present.items()
     }
+    # the smallest Holm-adjusted p each family could reach: exact two-sided Wilcoxon with n
+    # pairs and no ties gives at least 2 / 2^n, times the family's size at Holm's first step
+    smallest = {
+        m: len(c[data]["comparisons"]) * 2.0 / 2.0 ** c[data]["comparisons"][0]["n"]
+        for m, c in classes.items()
+        if data in c
+    }
     return {
         "classes": list(present),
         "compared_fixes": common,
+        "smallest_holm_p": smallest,
+        "can_pass": any(p < ALPHA for p in smallest.values()),
         "depends_on_class": len(set(outcomes.values())) > 1,
         "any_class_new_beats_old": any(s["new_beats_old"] for s in present.values()),
     }
