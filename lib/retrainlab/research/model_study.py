@@ -202,7 +202,7 @@ def verdict(classes: Mapping[str, Mapping[str, Any]], data: str) -> dict[str, An
     # the smallest Holm-adjusted p each family could reach: exact two-sided Wilcoxon with n
     # pairs and no ties gives at least 2 / 2^n, times the family's size at Holm's first step
     smallest = {
-        m: len(c[data]["comparisons"]) * 2.0 / 2.0 ** c[data]["comparisons"][0]["n"]
+        m: min(1.0, len(c[data]["comparisons"]) * 2.0 / 2.0 ** c[data]["comparisons"][0]["n"])
         for m, c in classes.items()
         if data in c
     }
