@@ -37,7 +37,7 @@ RESULTS := -p results_dir ../$(REPORTS)/results
 # papermill writes the executed copy; `time` prints each step's wall time
 RUN = @mkdir -p $(@D) $(REPORTS)/results; TIMEFORMAT="[time] $(@F): %1R s"; time $(PM)
 
-.PHONY: help setup test report lab bench lint strip clean lock
+.PHONY: help setup setup-lstm study-models test report lab bench lint strip clean lock
 
 help: ## print this list of targets
 	@echo "retrainlab — make targets:"
@@ -57,6 +57,9 @@ $(STAMP): requirements.lock pyproject.toml
 
 test: $(STAMP) ## run the test suite (unit, property, notebook smoke runs)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
+setup-lstm: $(STAMP) ## also install the optional LSTM extra (keras + jax, ~440 MB) from requirements-lstm.lock
+	$(BIN)/python -m pip install --quiet -r requirements-lstm.lock
 
 lint: $(STAMP) ## ruff over lib, tests and notebooks
 	$(BIN)/ruff check lib tests notebooks
@@ -113,6 +116,17 @@ $(REPORTS)/enhancement_report.html: $(REPORTS)/04_enhancement_report.ipynb
 
 report: $(STAMP) $(REPORTS)/enhancement_report.html ## run notebooks 00-05 and the report, and render reports/enhancement_report.{html,md}
 	@echo "report: $(REPORTS)/enhancement_report.html and $(REPORTS)/enhancement_report.md"
+
+# ---------------------------------------------------------------- the model-class study (not in `make report`)
+# Sizes of the committed run (see docs/models.md); override e.g. MODEL_STUDY_SEEDS=20.
+MODEL_STUDY_SEEDS ?= 3
+MODEL_STUDY_DAYS ?= 600
+MODEL_STUDY_TICKERS ?= 5
+MODEL_STUDY_REAL_DAYS ?= 1512
+study-models: $(STAMP) ## the model-class study (07_model_study; lstm needs make setup-lstm): reports/results/model_study.json
+	$(RUN) notebooks/07_model_study.ipynb $(REPORTS)/07_model_study.ipynb -p seeds $(MODEL_STUDY_SEEDS) \
+	  -p n_days $(MODEL_STUDY_DAYS) -p n_tickers $(MODEL_STUDY_TICKERS) \
+	  -p real_days $(MODEL_STUDY_REAL_DAYS) -p data_dir ../data $(RESULTS)
 
 clean: ## remove generated output (executed notebooks, results, data, caches); never the pins
 	rm -rf reports/*.ipynb reports/ablations reports/results reports/enhancement_report* \

@@ -28,6 +28,9 @@ FIXES: tuple[str, ...] = (
     "confidence_sizing",
 )
 
+#: The model classes (``retrainlab.engine.models``; ``RetrainConfig.model``), the default first.
+MODEL_CLASSES: tuple[str, ...] = ("logistic", "gradient_boosting", "lstm")
+
 
 #: Where the regime inputs come from (``RetrainConfig.regime_source``).
 REGIME_SOURCES: tuple[str, ...] = ("detected", "true")
@@ -78,8 +81,12 @@ class RetrainConfig:
     feedback_loss_multiplier: float = 1.5
 
     # --- model (same estimator for OLD and NEW) ---
-    C: float = 1.0  # inverse L2 strength of LogisticRegression
-    max_iter: int = 200
+    model: str = (
+        "logistic"  # model class: "logistic", "gradient_boosting" or "lstm" (engine.models)
+    )
+    model_seed: int = 0  # randomness of the model class (boosting's binning, the LSTM's weights)
+    C: float = 1.0  # inverse L2 strength of LogisticRegression ("logistic" only)
+    max_iter: int = 200  # LogisticRegression's iterations ("logistic" only)
     min_train_samples: int = 20  # fewer purged samples than this: no fit, stay neutral
 
     def __post_init__(self) -> None:
@@ -113,6 +120,27 @@ class RetrainConfig:
             raise ValueError(f"RetrainConfig.execution_lag must be an int >= 0, got {lag!r}")
         if self.cost_bps < 0 or self.C <= 0:
             raise ValueError("cost_bps must be >= 0 and C > 0")
+        self._check_model()
+
+    def _check_model(self) -> None:
+        """The model class exists, and no setting or fix is asked of a class that cannot use it
+        (docs/models.md, "How each fix reaches each class")."""
+        check_name(self.model, MODEL_CLASSES, "model class")
+        seed = self.model_seed
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"RetrainConfig.model_seed must be an int >= 0, got {seed!r}")
+        if self.model != "logistic" and (self.C, self.max_iter) != (1.0, 200):
+            raise ValueError(
+                f"C and max_iter configure the logistic model only; model={self.model!r} "
+                "would ignore them: leave them at their defaults (1.0, 200)"
+            )
+        if self.model == "lstm" and self.feedback_loop:
+            raise ValueError(
+                "feedback_loop cannot apply to model='lstm': a closed trade reaches training as "
+                "one feature vector (TradeOutcome.features), the LSTM needs its 20-day "
+                "sequence; switch feedback_loop off (e.g. NEW.without_fix('feedback_loop')) "
+                "or use model='logistic' or 'gradient_boosting'"
+            )
 
     # ------------------------------------------------------------------ fixes
     @property

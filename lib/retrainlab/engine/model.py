@@ -26,6 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from retrainlab.engine.config import RetrainConfig
 from retrainlab.engine.features import FEATURE_NAMES
 from retrainlab.engine.hooks import hooks_for
+from retrainlab.engine.models import ModelClass, make_model_class
 
 #: LogisticRegression solver (see the module docstring for why not lbfgs).
 SOLVER: str = "newton-cholesky"
@@ -44,8 +45,23 @@ def design_matrix(
 
 
 def design_columns(config: RetrainConfig) -> list[str]:
-    """Names of the ``design_matrix`` columns under ``config``."""
+    """Names of the model's input columns under ``config`` (``design_matrix``'s for the tabular
+    classes, the LSTM's window columns for ``"lstm"``)."""
+    if config.model == "lstm":
+        return make_model_class(config).design_columns()
     return hooks_for(config).design_columns(FEATURE_NAMES)
+
+
+def design_panel(features: np.ndarray, regimes: np.ndarray, config: RetrainConfig) -> np.ndarray:
+    """Input rows of every (day, ticker) of a panel, row-major (row ``t * k + j``), for the model
+    class ``config.model``: ``design_matrix`` of the flattened panel for the tabular classes,
+    20-day windows for the LSTM. ``features`` (n, k, f) or (n, f); ``regimes`` alike."""
+    if config.model == "lstm":
+        return make_model_class(config).design(features, regimes)
+    features = np.asarray(features, dtype=np.float64)
+    return design_matrix(
+        features.reshape(-1, features.shape[-1]), np.asarray(regimes).reshape(-1), config
+    )
 
 
 def make_model(config: RetrainConfig) -> Pipeline:
@@ -65,9 +81,15 @@ def can_fit(y: np.ndarray, config: RetrainConfig) -> bool:
 
 
 def fit_model(
-    X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None, config: RetrainConfig
-) -> Pipeline:
-    """Fit ``make_model(config)`` on ``X``, binary ``y`` (1 = the underlying rose).
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    config: RetrainConfig,
+    confidence: np.ndarray | None = None,
+) -> Pipeline | ModelClass:
+    """Fit the model of ``config`` on ``X``, binary ``y`` (1 = the underlying rose): the
+    ``Pipeline`` of ``make_model(config)`` for ``"logistic"``, else the fitted model class
+    (``engine.models``; ``confidence``: the LSTM's confidence-head targets).
 
     Raises ``ValueError`` if ``can_fit(y, config)`` is false (too few samples or one class only);
     the walk-forward checks first and keeps its previous model in that case.
@@ -81,6 +103,8 @@ def fit_model(
             f"cannot fit: {y.size} samples (need {config.min_train_samples}) "
             f"with {np.count_nonzero(y)} positive labels (need both classes)"
         )
+    if config.model != "logistic":
+        return make_model_class(config).fit(X, y, sample_weight, confidence)
     scaler, logit = make_model(config).named_steps.values()
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     # Step by step, the arithmetic of ``Pipeline.fit`` (scaler fit, then the regression on
@@ -94,8 +118,9 @@ def fit_model(
     return Pipeline([("scaler", scaler), ("logit", logit)])
 
 
-def predict_proba(model: Pipeline, X: np.ndarray) -> np.ndarray:
-    """P(label = 1) for the rows of ``X``: the pipeline's own formula, evaluated row by row.
+def predict_proba(model: Pipeline | ModelClass, X: np.ndarray) -> np.ndarray:
+    """P(label = 1) for the rows of ``X``. A model class predicts itself (row by row too); for
+    the logistic ``Pipeline``: the pipeline's own formula, evaluated row by row.
 
     ``expit(intercept + sum_c coef[c] * (X[:, c] - mean[c]) / scale[c])`` with the fitted
     scaler's ``mean_`` / ``scale_`` and the logistic regression's ``coef_`` / ``intercept_``:
@@ -104,6 +129,8 @@ def predict_proba(model: Pipeline, X: np.ndarray) -> np.ndarray:
     rows are predicted with it; a BLAS matrix product is not (its blocking depends on the batch
     size), and the walk-forward's invariance to truncating the data must hold bit for bit.
     """
+    if isinstance(model, ModelClass):
+        return model.predict_proba(X)
     scaler, logit = model[0], model[-1]
     X = np.asarray(X, dtype=np.float64)
     z = (X - scaler.mean_) / scaler.scale_
@@ -112,3 +139,13 @@ def predict_proba(model: Pipeline, X: np.ndarray) -> np.ndarray:
     for c in range(X.shape[1]):
         score += z[:, c] * coef[c]
     return expit(score)
+
+
+def fit_summary(model: Pipeline | ModelClass) -> tuple[int, np.ndarray | None]:
+    """``(iterations, coefficients)`` of a fitted model: solver iterations and coefficients +
+    intercept of the logistic ``Pipeline``; a model class's ``n_iter`` and None (no
+    coefficients) for the non-linear classes."""
+    if isinstance(model, ModelClass):
+        return model.n_iter, model.coefficients()
+    logit = model[-1]
+    return int(logit.n_iter_[0]), np.append(logit.coef_[0], logit.intercept_[0])

@@ -208,14 +208,15 @@ def fit_tables(
     rows: list[tuple], coefficients: list[np.ndarray], dates: pd.DatetimeIndex, columns: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(fits, coefficients)`` frames: one row per refit (``rows``: day, fitted, n_market,
-    n_feedback, n_positive, n_iter, seconds) and one per fitted model, indexed by date."""
+    n_feedback, n_positive, n_iter, seconds) and one per fitted model, indexed by date (no rows
+    for a model class without coefficients: ``coefficients`` empty)."""
     fits = pd.DataFrame(
         rows,
         columns=["day", "fitted", "n_market", "n_feedback", "n_positive", "n_iter", "seconds"],
     )
     fits.insert(0, "date", dates[fits["day"].to_numpy(dtype=np.int64)])
     fits = fits.drop(columns="day")
-    fit_dates = fits.loc[fits["fitted"], "date"]
+    fit_dates = fits.loc[fits["fitted"], "date"] if coefficients else fits["date"][:0]
     table = pd.DataFrame(
         np.array(coefficients).reshape(len(coefficients), len(columns)),
         index=pd.DatetimeIndex(fit_dates, name="date"),

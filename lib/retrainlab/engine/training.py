@@ -34,7 +34,14 @@ from retrainlab.engine.config import RetrainConfig
 from retrainlab.engine.features import compute_features
 from retrainlab.engine.fixes.regime_awareness import detect_regimes
 from retrainlab.engine.hooks import hooks_for
-from retrainlab.engine.model import can_fit, design_columns, design_matrix, fit_model
+from retrainlab.engine.model import (
+    can_fit,
+    design_columns,
+    design_matrix,
+    design_panel,
+    fit_model,
+)
+from retrainlab.engine.models import ModelClass, confidence_target
 from retrainlab.engine.outcomes import ExtraSamples, OutcomeTable
 
 __all__ = [
@@ -73,7 +80,7 @@ def window_rows(last: int, config: RetrainConfig) -> tuple[int, int]:
 class DesignPanel:
     """Design rows of every (day, ticker) of a panel, flattened row-major: row ``t * k + j``.
 
-    X : (n * k, d) design matrix (``model.design_matrix``); valid : rows with every column
+    X : (n * k, d) design rows (``model.design_panel``: ``config.model``'s inputs); valid : rows with every column
     finite; label : ``close[t+h] / close[t] > 1``; forward : ``close[t+h] / close[t] - 1``
     (NaN in the last ``h`` days).
     """
@@ -91,9 +98,7 @@ class DesignPanel:
         """From base ``features`` (n, k, f), regime codes (n, k) and closes (n, k)."""
         n, k = close.shape
         h = config.horizon
-        X = design_matrix(
-            features.reshape(n * k, features.shape[-1]), regimes.reshape(n * k), config
-        )
+        X = design_panel(features, regimes, config)
         forward = np.full((n, k), np.nan)
         if n > h:
             forward[: n - h] = close[h:] / close[:-h] - 1.0
@@ -120,13 +125,16 @@ class DesignPanel:
 @dataclass(frozen=True, eq=False)
 class TrainingSet:
     """What one refit trains on: design rows ``X``, labels ``y``, ``weights`` (None: all 1);
-    ``n_market`` market samples first, then ``n_feedback`` extra samples."""
+    ``n_market`` market samples first, then ``n_feedback`` extra samples; ``confidence``: the
+    LSTM's confidence-head targets (``confidence_target`` of the market samples' forward
+    returns; None when extra samples are present: no model class using it takes them)."""
 
     X: np.ndarray
     y: np.ndarray
     weights: np.ndarray | None
     n_market: int
     n_feedback: int
+    confidence: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -145,7 +153,7 @@ def combine(
     hooks = hooks_for(config)
     w = hooks.sample_weights(forward)
     if extra.n == 0:
-        return TrainingSet(X, y, w, len(y), 0)
+        return TrainingSet(X, y, w, len(y), 0, confidence_target(forward))
     return TrainingSet(
         np.concatenate([X, design_matrix(extra.features, extra.regimes, config)]),
         np.concatenate([y, extra.labels]),
@@ -168,13 +176,14 @@ def training_set(
     return combine(X, y, forward, hooks_for(config).extra_samples(outcomes), config)
 
 
-def fit(samples: TrainingSet, config: RetrainConfig) -> Pipeline | None:
-    """``model.fit_model`` on ``samples`` with one BLAS thread; None if ``model.can_fit`` says
-    the samples cannot be fit (too few, or one class only)."""
+def fit(samples: TrainingSet, config: RetrainConfig) -> Pipeline | ModelClass | None:
+    """``model.fit_model`` on ``samples`` with one BLAS thread (the model class of
+    ``config.model``); None if ``model.can_fit`` says the samples cannot be fit (too few, or one
+    class only)."""
     if not can_fit(samples.y, config):
         return None
     with one_thread():
-        return fit_model(samples.X, samples.y, samples.weights, config)
+        return fit_model(samples.X, samples.y, samples.weights, config, samples.confidence)
 
 
 # ---------------------------------------------------------------------------- pooled histories

@@ -74,7 +74,7 @@ from retrainlab.engine.fixes.feedback_loop import TradeOutcome
 from retrainlab.engine.fixes.regime_awareness import detect_market_regimes, detect_regimes
 from retrainlab.engine.hooks import Hooks, hooks_for
 from retrainlab.engine.market import Market
-from retrainlab.engine.model import predict_proba
+from retrainlab.engine.model import fit_summary, predict_proba
 from retrainlab.engine.outcomes import OutcomeTable
 from retrainlab.engine.regimes import regime_codes, regime_names
 from retrainlab.engine.results import (
@@ -306,9 +306,9 @@ def refit(
     if model is not None:
         run.model = model
         run.fits.seconds += seconds
-        logit = model[-1]
-        n_iter = int(logit.n_iter_[0])
-        run.fits.coefficients.append(np.append(logit.coef_[0], logit.intercept_[0]))
+        n_iter, coefficients = fit_summary(model)
+        if coefficients is not None:  # the linear model's; the other classes have none
+            run.fits.coefficients.append(coefficients)
     run.fits.rows.append(
         (
             refit_row,
@@ -459,7 +459,7 @@ def finish_run(market: Market, run: Run) -> WalkForwardResult:
         codes,
         probs,
         forward,
-        len(coefficients),
+        int(fits["fitted"].sum()),
     )
     regime_frame = pd.DataFrame(regime_names(data.regimes), index=dates, columns=tickers)
     return WalkForwardResult(

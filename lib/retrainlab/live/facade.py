@@ -342,7 +342,7 @@ class MLIntegration:
     def signal(self, symbol: str, price_data: Any) -> Signal:
         """Like ``get_signal`` but returns the full ``Signal`` (size, source, thresholds...)."""
         symbol = check_symbol(symbol)
-        inputs = Inputs.of(as_bars(price_data, symbol))
+        inputs = Inputs.of(as_bars(price_data, symbol), self.config)
         kept = inputs.bars.tail(stored_bars(self.config))  # only what a refit can use
         digest = kept.digest()
         prices = None

@@ -20,6 +20,7 @@ from sklearn.preprocessing import StandardScaler
 
 from retrainlab.engine.config import RetrainConfig
 from retrainlab.engine.model import design_columns
+from retrainlab.engine.models import ModelClass
 
 #: Identifies a facade model file's payload.
 MODEL_FORMAT: str = "retrainlab.facade.model/1"
@@ -55,6 +56,24 @@ TRUSTED_TYPES: tuple[str, ...] = (
     _type_name(Pipeline),
     _type_name(StandardScaler),
     _type_name(LogisticRegression),
+)
+#: The other model classes' types (``RetrainConfig.model`` "gradient_boosting" or "lstm"): the
+#: file holds the model-class object (its settings, its RetrainConfig, numpy arrays; the LSTM's
+#: weights as arrays, never Keras objects) and, for boosting, scikit-learn's tree predictors.
+MODEL_CLASS_TYPES: tuple[str, ...] = (
+    "retrainlab.engine.config.RetrainConfig",
+    "retrainlab.engine.models.gradient_boosting.GradientBoostingModel",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.preprocessing._label.LabelEncoder",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss._loss.CyHalfBinomialLoss",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.Interval",
+    "numpy.random._generator.Generator",
+    "numpy.uint64",
+    "retrainlab.engine.models.lstm.LSTMModel",
 )
 
 
@@ -160,21 +179,34 @@ def load_model_file(models_dir: Path, name: Any, config: RetrainConfig) -> dict[
     ``FileNotFoundError`` if it is missing, ``ValueError`` for anything else."""
     path = confined_path(models_dir, name)
     data = _read_regular(path)
-    unexpected = sorted(_schema_types(data, path) - set(TRUSTED_TYPES))
+    trusted = TRUSTED_TYPES if config.model == "logistic" else (*TRUSTED_TYPES, *MODEL_CLASS_TYPES)
+    unexpected = sorted(_schema_types(data, path) - set(trusted))
     if unexpected:
         raise ValueError(
             f"model file {path} holds types this facade never writes: "
             f"{', '.join(unexpected)}; refusing to load it"
         )
     try:
-        payload = sio.loads(data, trusted=list(TRUSTED_TYPES))
+        payload = sio.loads(data, trusted=list(trusted))
     except Exception as exc:  # skops raises many kinds for a file that is not its format
         raise ValueError(f"model file {path} is not a readable skops file ({exc})") from exc
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         raise ValueError(f"model file {path} is not a retrainlab facade model")
-    if payload.get("config") != config.to_dict():
+    try:  # from_dict: a file written before a field existed (e.g. ``model``) has its default
+        trained_under = RetrainConfig.from_dict(payload.get("config") or {})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"model file {path} holds an unreadable configuration ({exc})") from exc
+    if trained_under != config:
         raise ValueError(f"model file {path} was trained under another configuration")
     model = payload.get("model")
+    if config.model != "logistic":
+        if (
+            not isinstance(model, ModelClass)
+            or model.config != config
+            or len(model.design_columns()) != len(design_columns(config))
+        ):
+            raise ValueError(f"model file {path} does not hold the expected {config.model} model")
+        return payload
     steps = getattr(model, "steps", None)
     if (
         type(model) is not Pipeline

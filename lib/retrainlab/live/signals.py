@@ -13,7 +13,7 @@ from retrainlab.engine.features import MIN_HISTORY, compute_features
 from retrainlab.engine.fixes.adaptive_thresholds import classify
 from retrainlab.engine.fixes.confidence_sizing import confidence, position_size
 from retrainlab.engine.fixes.regime_awareness import detect_regimes
-from retrainlab.engine.model import design_matrix, predict_proba
+from retrainlab.engine.model import design_panel, predict_proba
 from retrainlab.live.encoding import time_text, utc_now, vector_blob
 from retrainlab.live.inputs import Bars
 from retrainlab.live.records import Signal, fallback_thresholds, momentum_probability
@@ -22,21 +22,25 @@ from retrainlab.live.serving import Served
 
 @dataclass(frozen=True, eq=False)
 class Inputs:
-    """What a signal reads from one history: its bars, last feature row and regime codes."""
+    """What a signal reads from one history: its bars, last feature row, regime codes and the
+    model's input row of the last bar (``design_panel``: whatever ``RetrainConfig.model``)."""
 
     bars: Bars
     last_x: np.ndarray
     codes: np.ndarray
+    last_row: np.ndarray
 
     @classmethod
-    def of(cls, bars: Bars) -> Inputs:
+    def of(cls, bars: Bars, config: RetrainConfig) -> Inputs:
         features = compute_features(bars.open, bars.high, bars.low, bars.close, bars.volume)
-        return cls(bars, features[-1], detect_regimes(bars.close))
+        codes = detect_regimes(bars.close)
+        last_row = design_panel(features, codes, config)[-1:]
+        return cls(bars, features[-1], codes, last_row)
 
     @property
     def defined(self) -> bool:
-        """True if every feature of the last bar is finite (the model can answer)."""
-        return bool(np.all(np.isfinite(self.last_x)))
+        """True if every input of the last bar is finite (the model can answer)."""
+        return bool(np.all(np.isfinite(self.last_row)))
 
 
 def decide(
@@ -49,8 +53,7 @@ def decide(
     """The signal (``prediction_id`` still 0) and its prediction-log row."""
     bars = inputs.bars
     if served.payload is not None and inputs.defined:
-        X = design_matrix(inputs.last_x[None, :], inputs.codes[-1:], config)
-        p = float(predict_proba(served.payload["model"], X)[0])
+        p = float(predict_proba(served.payload["model"], inputs.last_row)[0])
         long_t, short_t = thresholds
         source, reason, version = "model", served.note, served.version
     else:

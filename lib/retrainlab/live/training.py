@@ -72,11 +72,16 @@ def retrain_set(
 
 
 def fit_one_thread(
-    X: np.ndarray, y: np.ndarray, w: np.ndarray | None, config: RetrainConfig
+    X: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray | None,
+    config: RetrainConfig,
+    confidence: np.ndarray | None = None,
 ) -> Any:
-    """``model.fit_model`` with one BLAS thread, as the walk-forward fits (``engine.training``)."""
+    """``model.fit_model`` with one BLAS thread, as the walk-forward fits (``engine.training``);
+    ``confidence``: the LSTM's confidence-head targets (``TrainingSet.confidence``)."""
     with one_thread():
-        return fit_model(X, y, w, config)
+        return fit_model(X, y, w, config, confidence)
 
 
 def assemble(

@@ -25,9 +25,15 @@ import sys
 import time
 from typing import Any
 
-from retrainlab.engine.config import NEW, OLD, RetrainConfig
+import numpy as np
+
+from retrainlab.engine.config import MODEL_CLASSES, NEW, OLD, RetrainConfig
+from retrainlab.engine.features import compute_features
+from retrainlab.engine.fixes.regime_awareness import detect_regimes
 from retrainlab.engine.many import FitCache, all_configs, walk_forward_many
+from retrainlab.engine.models import confidence_target, lstm_available
 from retrainlab.engine.synthetic import generate_market
+from retrainlab.engine.training import DesignPanel, TrainingSet, fit
 from retrainlab.engine.walkforward import walk_forward
 
 TARGET_SECONDS = 0.5
@@ -125,6 +131,32 @@ def profile_walk_forward(
     return out.getvalue()
 
 
+def time_model_fits(sizes: tuple[int, ...] = (300, 2500), repeat: int = 3) -> list[dict]:
+    """Seconds of one refit (``engine.training.fit``, NEW without the feedback loop) per model
+    class and training-set size, best of ``repeat`` after one warm-up fit (the LSTM compiles
+    its training function once per padded size; later refits reuse it)."""
+    market = generate_market(seed=0)
+    close = np.asarray(market.close, dtype=np.float64)
+    features = compute_features(market.open, market.high, market.low, close, market.volume)
+    rows = []
+    for name in MODEL_CLASSES:
+        if name == "lstm" and not lstm_available():
+            rows.append({"model": name, "skipped": "the LSTM extra is not installed"})
+            continue
+        config = NEW.without_fix("feedback_loop").replace(model=name)
+        panel = DesignPanel.build(features, detect_regimes(close), close, config)
+        X, y, fwd = panel.window(0, len(close) - 1 - config.horizon)
+        for n in sizes:
+            samples = TrainingSet(X[:n], y[:n], None, n, 0, confidence_target(fwd[:n]))
+            times = []
+            for _ in range(repeat + 1):
+                started = time.perf_counter()
+                fit(samples, config)
+                times.append(time.perf_counter() - started)
+            rows.append({"model": name, "n_samples": n, "first": times[0], "best": min(times[1:])})
+    return rows
+
+
 def _line(row: dict[str, Any]) -> str:
     return (
         f"  {row['config']:<4} {row['n_tickers']:>3} x {row['n_days']:>4}   "
@@ -142,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="only the 10 x 1000 case, no scaling grid; the factorial on 3 x 300",
+        help="only the 10 x 1000 case, no scaling grid, no per-model-class refit times; "
+        "the factorial on 3 x 300",
     )
     parser.add_argument(
         "--profile", action="store_true", help="also print a cProfile of NEW on 10 x 1000"
@@ -173,10 +206,18 @@ def main(argv: list[str] | None = None) -> int:
         "factorial_ratio_ok": factorial["ratio"] <= FACTORIAL_TARGET_RATIO,
         "factorial_projection_ok": factorial["projected_seconds"] <= FACTORIAL_TARGET_SECONDS,
     }
+    # one refit per model class (skipped by --quick: the LSTM compiles for a while first)
+    fits = [] if args.quick else time_model_fits(repeat=args.repeat)
     if args.json:
         print(
             json.dumps(
-                {"main": rows, "scaling": scaling, "factorial": factorial, "targets": verdict},
+                {
+                    "main": rows,
+                    "scaling": scaling,
+                    "factorial": factorial,
+                    "targets": verdict,
+                    "model_fits": fits,
+                },
                 indent=2,
             )
         )
@@ -214,6 +255,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{FACTORIAL_TARGET_SECONDS / 60:.0f} min: "
             f"{'met' if verdict['factorial_projection_ok'] else 'NOT met'})"
         )
+    if fits and not args.json:
+        print(
+            f"one refit per model class (RetrainConfig.model), best of {args.repeat} after a warm-up:"
+        )
+        for row in fits:
+            if "skipped" in row:
+                print(f"  {row['model']:<18} skipped: {row['skipped']} (make setup-lstm)")
+            else:
+                print(
+                    f"  {row['model']:<18} {row['n_samples']:>5} samples  {row['best']:7.3f} s"
+                    f"   (first fit {row['first']:.3f} s)"
+                )
     if args.profile:
         print(profile_walk_forward(NEW))
     return 0

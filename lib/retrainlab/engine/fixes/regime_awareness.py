@@ -139,14 +139,21 @@ def regime_columns(feature_names: Sequence[str]) -> list[str]:
 def design_with_regimes(
     features: np.ndarray, regimes: np.ndarray | None, config: RetrainConfig
 ) -> np.ndarray:
-    """The ``design`` hook: ``regime_design(features, regimes)`` (regime codes required)."""
+    """The ``design`` hook: ``regime_design(features, regimes)`` for the linear ``"logistic"``
+    model; for the other model classes (trees and the LSTM make their own interactions) the
+    four one-hot regime columns only (docs/models.md). Regime codes are required."""
     if regimes is None:
         raise ValueError("regime_awareness is on: the design matrix needs the regime codes")
+    if config.model != "logistic":
+        onehot = (np.asarray(regimes)[:, None] == np.arange(len(REGIMES))).astype(np.float64)
+        return np.concatenate([np.asarray(features, dtype=np.float64), onehot], axis=1)
     return regime_design(features, regimes)
 
 
 def columns_with_regimes(feature_names: Sequence[str], config: RetrainConfig) -> list[str]:
-    """The ``design_columns`` hook: ``regime_columns(feature_names)``."""
+    """The ``design_columns`` hook: the names of ``design_with_regimes``'s columns."""
+    if config.model != "logistic":
+        return [*feature_names, *(f"regime_{r}" for r in REGIMES)]
     return regime_columns(feature_names)
 
 
