@@ -64,7 +64,7 @@ lint: $(STAMP) ## ruff over lib, tests and notebooks
 	$(BIN)/ruff check lib tests notebooks
 
 strip: $(STAMP) ## strip outputs from the committed notebooks
-	$(BIN)/nbstripout notebooks/*.ipynb
+	$(BIN)/nbstripout --keep-id notebooks/*.ipynb
 
 lab: $(STAMP) ## JupyterLab on notebooks/ (also as root); options via LAB_ARGS="--no-browser --port 8899"
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
