@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -220,3 +221,41 @@ def test_ablation_rejects_an_unknown_fix_listing_the_valid_ones(tmp_path):
 def test_unknown_parameter_fails_the_run(tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="Did you mean 'n_seeds_audit'"):
         run("00_replication", tmp_path, n_seed_audit=3, results_dir=str(tmp_path))
+
+
+# --------------------------------------------------------------------------- the HTML in a browser
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+EXTERNAL = re.compile(r"""\b(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.I)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium)")
+def test_report_html_in_headless_chromium_loads_nothing_from_other_hosts(pipeline):
+    _, _, _, paths = pipeline
+    dom = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--dump-dom",
+            paths["html"].resolve().as_uri(),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "<strong>Verdict:" in dom, "the page rendered (its DOM holds the verdict)"
+    assert not EXTERNAL.findall(dom), f"external loads: {EXTERNAL.findall(dom)[:5]}"
+    assert "✓ pass" in dom or "✗ fail" in dom
+    assert "✅" not in dom and "❌" not in dom, "marks must not need an emoji font"
+
+
+def test_explore_notebook_runs_top_to_bottom_with_its_defaults(tmp_path):
+    out = run("explore", tmp_path)
+    nb = nbformat.read(out, as_version=4)
+    text = "".join(
+        "".join(o.get("text", "")) for c in nb.cells if c.cell_type == "code" for o in c.outputs
+    )
+    assert "cached configuration" in text
+    assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))

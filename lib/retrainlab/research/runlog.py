@@ -35,6 +35,8 @@ _TIMING_KEYS = ("start_time", "end_time", "duration")
 # tqdm's "[00:03<00:00,  4.21it/s]" (elapsed<remaining, rate): timings, dropped
 _TQDM_TIMES = re.compile(r"\s*\[[0-9:]+<[0-9:?]+(?:,\s*[^\]]*)?\]")
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+#: The checkout's root: a path printed under it is shown relative to it (clones live anywhere).
+ROOT = Path(__file__).resolve().parents[3]
 
 
 # --------------------------------------------------------------------------- executed notebooks
@@ -44,7 +46,7 @@ def _last_frame(text: str) -> str:
 
 
 def _clean_text(text: str) -> str:
-    return _TQDM_TIMES.sub("", _last_frame(text))
+    return _TQDM_TIMES.sub("", _last_frame(text)).replace(str(ROOT) + "/", "")
 
 
 def _clean_output(output: Any) -> Any | None:
