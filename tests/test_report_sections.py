@@ -192,7 +192,19 @@ def test_tidy_notebook_moves_timings_to_the_run_log(tmp_path):
             name="stderr",
             text="runs:  50%|#  | 1/2 [00:01<00:01, 1.0it/s]\r"
             "runs: 100%|## | 2/2 [00:02<00:00, 1.0it/s]\n",
-        )
+        ),
+        nbformat.v4.new_output(
+            "display_data",
+            data={
+                "application/vnd.jupyter.widget-view+json": {"model_id": "abc"},
+                "text/plain": "x",
+            },
+        ),
+        nbformat.v4.new_output(
+            "execute_result",
+            data={"text/plain": "{'m': [0.5121951219512195, 3]}"},
+            execution_count=1,
+        ),
     ]
     nb.cells = [cell]
     path, log = tmp_path / "03_step.ipynb", tmp_path / "run_log.json"
@@ -202,7 +214,10 @@ def test_tidy_notebook_moves_timings_to_the_run_log(tmp_path):
     for volatile in ("duration", "start_time", "iopub", "00:01", "it/s", "3.11.7", "widgets"):
         assert volatile not in text, volatile
     tidied = nbformat.read(path, as_version=4)
-    assert tidied.cells[0].outputs[0]["text"] == "runs: 100%|## | 2/2\n"
+    outputs = tidied.cells[0].outputs
+    assert len(outputs) == 2, "the live widget (a progress bar) is dropped"
+    assert outputs[0]["text"] == "runs: 100%|## | 2/2\n"
+    assert outputs[1]["data"]["text/plain"] == "{'m': [0.512195122, 3]}"  # results precision
     assert tidied.metadata["papermill"] == {"x": 1}
     assert json.loads(log.read_text())["timings"] == {"03_step": 3.2}
 

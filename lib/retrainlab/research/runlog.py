@@ -35,6 +35,10 @@ _TIMING_KEYS = ("start_time", "end_time", "duration")
 # tqdm's "[00:03<00:00,  4.21it/s]" (elapsed<remaining, rate): timings, dropped
 _TQDM_TIMES = re.compile(r"\s*\[[0-9:]+<[0-9:?]+(?:,\s*[^\]]*)?\]")
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# a float with more decimals than the results files keep (digits before the point not counted)
+_LONG_FLOAT = re.compile(
+    r"(?<![\w.])-?\d+\.\d{" + str(RESULTS_DIGITS + 1) + r",}(?:e[-+]?\d+)?(?![\w.])"
+)
 #: The checkout's root: a path printed under it is shown relative to it (clones live anywhere).
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -45,8 +49,14 @@ def _last_frame(text: str) -> str:
     return "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
 
 
+def _at_results_precision(match: re.Match[str]) -> str:
+    return f"{float(match.group(0)):.{RESULTS_DIGITS}g}"
+
+
 def _clean_text(text: str) -> str:
-    return _TQDM_TIMES.sub("", _last_frame(text)).replace(str(ROOT) + "/", "")
+    text = _TQDM_TIMES.sub("", _last_frame(text)).replace(str(ROOT) + "/", "")
+    # a float printed with all its 17 digits shows BLAS noise: print it as results files hold it
+    return _LONG_FLOAT.sub(_at_results_precision, text)
 
 
 def _clean_output(output: Any) -> Any | None:
@@ -55,20 +65,20 @@ def _clean_output(output: Any) -> Any | None:
         return output if output["text"].strip() else None
     data = output.get("data")
     if data and _WIDGET_VIEW in data:
-        # a widget (a progress bar) has a random model id: keep its text, drop the widget
-        data.pop(_WIDGET_VIEW)
-        if "text/plain" in data:
-            data["text/plain"] = _clean_text("".join(data["text/plain"]))
-        if not data:
-            return None
+        # a live widget (a progress bar): a random model id, and its text is the first frame only
+        return None
+    if data and "text/plain" in data:
+        data["text/plain"] = _clean_text("".join(data["text/plain"]))
     return output
 
 
 def tidy_notebook(path: str | Path, run_log: str | Path | None = None) -> dict[str, Any]:
     """Strip volatile metadata from an executed notebook in place; log it to ``run_log``.
 
-    Removes papermill's and nbclient's times and durations (notebook and cells), widget state
-    and ids, progress-bar timings in outputs, and the Python patch version. Returns the entry
+    Removes papermill's and nbclient's times and durations (notebook and cells), widgets (live
+    progress bars: random ids), progress-bar timings in text, the checkout's absolute path, and
+    the Python patch version; floats printed with more than ``RESULTS_DIGITS`` significant
+    digits are shown at that precision, as the results files hold them. Returns the entry
     written to the run log: ``{"duration": s, "start_time": ..., "end_time": ...}``.
     """
     path = Path(path)
