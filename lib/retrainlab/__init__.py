@@ -21,8 +21,8 @@ __version__ = "0.1.0"
 # public name -> module that defines it (imported on first use)
 _LAZY: dict[str, str] = {
     "generate_market": "engine.synthetic",
-    "load_prices": "engine.market",
-    "load_real_market": "engine.market",
+    "load_prices": "engine.prices",
+    "load_real_market": "engine.prices",
     "walk_forward": "engine.walkforward",
     "WalkForwardResult": "engine.walkforward",
     "TradeOutcome": "engine.fixes.feedback_loop",
@@ -32,6 +32,7 @@ _LAZY: dict[str, str] = {
     "record_trade": "live.facade",
     "get_ml_stats": "live.facade",
     "trigger_retraining": "live.facade",
+    "StateError": "live.errors",
 }
 # short module names kept from the flat layout (``rl.metrics``, ``rl.stats``, ...) -> home
 _SUBMODULES: dict[str, str] = {
@@ -48,6 +49,7 @@ _SUBMODULES: dict[str, str] = {
     "audit": "published.audit",
     "config": "engine.config",
     "market": "engine.market",
+    "prices": "engine.prices",
     "synthetic": "engine.synthetic",
     "features": "engine.features",
     "model": "engine.model",

@@ -30,8 +30,9 @@ from tqdm.auto import tqdm  # a widget in JupyterLab (ipywidgets), text elsewher
 from retrainlab import __version__
 from retrainlab.analytics import metrics
 from retrainlab.common.names import check_name
+from retrainlab.engine import prices
 from retrainlab.engine.config import FIXES, NEW, OLD, RetrainConfig
-from retrainlab.engine.market import REAL_MARKETS as REAL_MARKET_SOURCES
+from retrainlab.engine.fixes import DESCRIPTIONS
 from retrainlab.engine.market import Market
 
 CACHE_ENV = "RETRAINLAB_CACHE"
@@ -39,7 +40,7 @@ DASK_ENV = "RETRAINLAB_DASK_SCHEDULER"
 DEFAULT_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "joblib"
 #: Cost levels (bps per unit of turnover) every run is also scored at.
 COSTS_BPS: tuple[float, ...] = (0.0, 5.0, 10.0, 20.0)
-REAL_MARKETS: tuple[str, ...] = ("sp500", "nasdaq")
+REAL_MARKETS: tuple[str, ...] = tuple(prices.REAL_MARKETS)  # home: engine.prices
 
 
 # --------------------------------------------------------------------------- markets
@@ -72,12 +73,12 @@ class MarketSpec:
     def build(self, data_dir: str | Path | None = None) -> Market:
         """The market: read from ``data_dir`` if 01_generate_data wrote it, else generated."""
         if self.kind != "synthetic":
-            from retrainlab.engine.market import load_real_market
+            from retrainlab.engine.prices import load_real_market
 
             market = load_real_market(self.kind)
             if self.n_days == 0 or self.n_days >= market.n_days:
                 return market
-            return market._slice(slice(market.n_days - self.n_days, market.n_days))
+            return market.tail(self.n_days)
         if data_dir is not None and self.path(data_dir).exists():
             return Market.from_parquet(self.path(data_dir))
         from retrainlab.engine.synthetic import generate_market
@@ -385,6 +386,8 @@ def ablation_results(fix: str, frame: pd.DataFrame, params: Mapping[str, Any]) -
     labels = list(ablation_configs(fix))
     return {
         "fix": fix,
+        # what the fix is, in words, from its module (the report's prose reads it from here)
+        "description": dict(zip(("problem", "change"), DESCRIPTIONS[fix], strict=True)),
         "params": dict(params),
         "protocol": protocol(),
         "configs": labels,
@@ -524,7 +527,7 @@ def final_results(
             "series": {
                 str(m): {
                     "kind": str(m).split("-last")[0],
-                    "source": REAL_MARKET_SOURCES.get(str(m).split("-last")[0], ""),
+                    "source": prices.REAL_MARKETS.get(str(m).split("-last")[0], ""),
                     "n_obs": float(real_metrics[str(m)]["OLD"]["n_obs"]),
                 }
                 for m in real_metrics

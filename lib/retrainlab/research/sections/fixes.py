@@ -18,6 +18,7 @@ def context(results: Mapping[str, Any]) -> dict[str, Any]:
     first = next(iter(found.values()))
     return {
         "effects": [experiments.fix_effect(a) for a in found.values()],
+        "descriptions": {fix: a["description"] for fix, a in found.items()},
         "n_markets": first["n_markets"],
         "protocol": first["protocol"],
     }

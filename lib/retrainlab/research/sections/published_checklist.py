@@ -17,6 +17,7 @@ def context(results: Mapping[str, Any]) -> dict[str, Any]:
     found = ablations(results)
     return {
         "effects": [experiments.fix_effect(a) for a in found.values()],
+        "descriptions": {fix: a["description"] for fix, a in found.items()},
         "protocol": next(iter(found.values()))["protocol"],
     }
 

@@ -14,8 +14,12 @@ REQUIRES = ("final_comparison", *ABLATIONS)
 
 def context(results: Mapping[str, Any]) -> dict[str, Any]:
     # The verdict's logic lives in one function; swapping it changes this one line.
-    final = results["final_comparison"]
-    return {"verdict": experiments.verdict(final, ablations(results)), "final": final}
+    final, found = results["final_comparison"], ablations(results)
+    return {
+        "verdict": experiments.verdict(final, found),
+        "final": final,
+        "descriptions": {fix: a["description"] for fix, a in found.items()},
+    }
 
 
 def figures(results: Mapping[str, Any]) -> list:
