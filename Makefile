@@ -36,8 +36,16 @@ STUDY   := -p seeds $(SEEDS) -p n_days $(N_DAYS) -p n_tickers $(N_TICKERS) -p da
 RESULTS := -p results_dir ../$(REPORTS)/results
 # papermill writes the executed copy; `time` prints each step's wall time
 RUN = @mkdir -p $(@D) $(REPORTS)/results; TIMEFORMAT="[time] $(@F): %1R s"; time $(PM)
+# then its timings (and anything else that changes on every run) move to the ignored run log
+RUNLOG := $(REPORTS)/run_log.json
+TIDY = @$(BIN)/python -m retrainlab tidy-notebook $@ --run-log $(RUNLOG)
+# a local QUICK run's appendix shows the run log; the committed default report never does
+ifeq ($(QUICK),1)
+REPORT_RUNLOG := -p run_log ../$(RUNLOG)
+endif
+LAB_ARGS ?=
 
-.PHONY: help setup setup-lstm study-models test report lab bench lint strip clean lock
+.PHONY: help setup setup-lstm study-models test report lab bench lint strip clean lock compare
 
 help: ## print this list of targets
 	@echo "retrainlab — make targets:"
@@ -65,10 +73,10 @@ lint: $(STAMP) ## ruff over lib, tests and notebooks
 	$(BIN)/ruff check lib tests notebooks
 
 strip: $(STAMP) ## strip outputs from the committed notebooks
-	$(BIN)/nbstripout notebooks/*.ipynb
+	$(BIN)/nbstripout --keep-id notebooks/*.ipynb
 
-lab: $(STAMP) ## open JupyterLab on notebooks/ with the project's kernel
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+lab: $(STAMP) ## JupyterLab on notebooks/ (also as root); options via LAB_ARGS="--no-browser --port 8899"
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 bench: $(STAMP) ## benchmark the walk-forward hot path and print the figures
 	$(BIN)/python -m retrainlab bench
@@ -88,34 +96,46 @@ ABLATIONS := $(foreach fix,$(FIXES),$(REPORTS)/ablations/02_ablation_$(fix).ipyn
 
 $(REPORTS)/00_replication.ipynb: notebooks/00_replication.ipynb $(LIBSRC) $(STAMP)
 	$(RUN) $< $@ -p n_seeds_audit $(AUDIT_SEEDS) $(RESULTS)
+	$(TIDY)
 
 $(REPORTS)/01_generate_data.ipynb: notebooks/01_generate_data.ipynb $(LIBSRC) $(STAMP)
 	$(RUN) $< $@ $(STUDY) $(RESULTS)
+	$(TIDY)
 
 $(REPORTS)/ablations/02_ablation_%.ipynb: notebooks/02_ablation.ipynb $(REPORTS)/01_generate_data.ipynb $(LIBSRC) | $(STAMP)
 	$(RUN) $< $@ -p fix $* $(STUDY) $(RESULTS)
+	$(TIDY)
 
 $(REPORTS)/03_final_comparison.ipynb: notebooks/03_final_comparison.ipynb $(ABLATIONS) | $(STAMP)
 	$(RUN) $< $@ $(STUDY) $(RESULTS)
+	$(TIDY)
 
 $(REPORTS)/04_real_equities.ipynb: notebooks/04_real_equities.ipynb $(LIBSRC) | $(STAMP)
 	$(RUN) $< $@ $(REAL_EQ) $(RESULTS)
+	$(TIDY)
 
 $(REPORTS)/05_sensitivity.ipynb: notebooks/05_sensitivity.ipynb $(ABLATIONS) | $(STAMP)
 	$(RUN) $< $@ -p seeds $(SENS_SEEDS) -p placebo_seeds $(SENS_SEEDS) -p n_days $(N_DAYS) -p n_tickers $(N_TICKERS) -p data_dir ../data $(RESULTS)
+	$(TIDY)
 
 # the factorial: all 64 subsets; selection markets = the study's seeds, then CONFIRM_SEEDS fresh ones
 $(REPORTS)/06_factorial.ipynb: notebooks/06_factorial.ipynb $(REPORTS)/01_generate_data.ipynb $(LIBSRC) | $(STAMP)
 	$(RUN) $< $@ $(STUDY) -p confirmation_seeds $(CONFIRM_SEEDS) $(RESULTS)
+	$(TIDY)
 
-$(REPORTS)/04_enhancement_report.ipynb: notebooks/04_enhancement_report.ipynb $(REPORTS)/00_replication.ipynb $(REPORTS)/03_final_comparison.ipynb $(REPORTS)/04_real_equities.ipynb $(REPORTS)/05_sensitivity.ipynb $(REPORTS)/06_factorial.ipynb | $(STAMP)
-	$(RUN) $< $@ $(RESULTS) -p reports_dir ../$(REPORTS)
+$(REPORTS)/10_enhancement_report.ipynb: notebooks/10_enhancement_report.ipynb $(REPORTS)/00_replication.ipynb $(REPORTS)/03_final_comparison.ipynb $(REPORTS)/04_real_equities.ipynb $(REPORTS)/05_sensitivity.ipynb $(REPORTS)/06_factorial.ipynb $(LIBSRC) | $(STAMP)
+	$(RUN) $< $@ $(RESULTS) $(REPORT_RUNLOG)
+	$(TIDY)
 
-$(REPORTS)/enhancement_report.html: $(REPORTS)/04_enhancement_report.ipynb
+$(REPORTS)/enhancement_report.html: $(REPORTS)/10_enhancement_report.ipynb
 	$(BIN)/python -m retrainlab render-report $< --out-dir $(REPORTS)
 
-report: $(STAMP) $(REPORTS)/enhancement_report.html ## run notebooks 00-05 and the report, and render reports/enhancement_report.{html,md}
+report: $(STAMP) $(REPORTS)/enhancement_report.html ## run the notebooks and render reports/enhancement_report.{html,md}
 	@echo "report: $(REPORTS)/enhancement_report.html and $(REPORTS)/enhancement_report.md"
+	@$(BIN)/python -m retrainlab compare-results $(REPORTS)/results --keep-committed
+
+compare: $(STAMP) ## compare reports/results with the committed results files
+	@$(BIN)/python -m retrainlab compare-results $(REPORTS)/results
 
 # ---------------------------------------------------------------- the model-class study (not in `make report`)
 # Sizes of the committed run (see docs/models.md); override e.g. MODEL_STUDY_SEEDS=20.
@@ -127,8 +147,9 @@ study-models: $(STAMP) ## the model-class study (07_model_study; lstm needs make
 	$(RUN) notebooks/07_model_study.ipynb $(REPORTS)/07_model_study.ipynb -p seeds $(MODEL_STUDY_SEEDS) \
 	  -p n_days $(MODEL_STUDY_DAYS) -p n_tickers $(MODEL_STUDY_TICKERS) \
 	  -p real_days $(MODEL_STUDY_REAL_DAYS) -p data_dir ../data $(RESULTS)
+	@$(BIN)/python -m retrainlab tidy-notebook $(REPORTS)/07_model_study.ipynb --run-log $(RUNLOG)
 
 clean: ## remove generated output (executed notebooks, results, data, caches); never the pins
-	rm -rf reports/*.ipynb reports/ablations reports/results reports/enhancement_report* \
+	rm -rf reports/*.ipynb reports/ablations reports/results reports/enhancement_report* reports/run_log.json \
 	  reports/quick data .cache .pytest_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -prune -not -path './.venv/*' -exec rm -rf {} +

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -60,7 +61,7 @@ def test_committed_notebooks_are_stripped_and_parameterised(path):
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-    """The whole pipeline, 00 -> 04, with tiny parameters and its own run cache, rendered."""
+    """The whole pipeline, 00 -> 10, with tiny parameters and its own run cache, rendered."""
     tmp = tmp_path_factory.mktemp("pipeline")
     results, data = tmp / "results", tmp / "data"
     saved = os.environ.get(ex.CACHE_ENV)
@@ -95,7 +96,7 @@ def pipeline(tmp_path_factory):
             data_dir=str(data),
             results_dir=str(results),
         )
-        executed = run("04_enhancement_report", tmp, results_dir=str(results), reports_dir=str(tmp))
+        executed = run("10_enhancement_report", tmp, results_dir=str(results))
     finally:
         if saved is None:
             os.environ.pop(ex.CACHE_ENV, None)
@@ -154,7 +155,7 @@ def test_report_verdict_comes_first_and_has_every_section(pipeline):
     _, _, _, paths = pipeline
     md = paths["md"].read_text()
     first_screen = md[:1500]
-    assert "**Verdict:" in first_screen and ("✅" in first_screen or "❌" in first_screen)
+    assert "**Verdict:" in first_screen and ("✓ pass" in first_screen or "✗ fail" in first_screen)
     for heading in (
         "Results summary",
         "Issues identified & fixed",
@@ -165,9 +166,13 @@ def test_report_verdict_comes_first_and_has_every_section(pipeline):
         "reproduced",
         "Audit",
         "Appendix",
+        "Glossary",
     ):
         assert heading in md, heading
-    assert "Git commit" in md and "02_ablation" in md  # appendix: commit and step timings
+    assert "ablation_long_lookback.json" in md  # appendix: every step's parameters
+    assert "skipped" not in md, "every section's results files are present"
+    for emoji in ("✅", "❌"):  # marks must render without an emoji font
+        assert emoji not in md
 
 
 def test_report_numbers_come_from_the_results_file(pipeline):
@@ -177,9 +182,7 @@ def test_report_numbers_come_from_the_results_file(pipeline):
     final = json.loads((altered / "final_comparison.json").read_text())
     final["new_vs_old"]["sharpe_ratio"]["mean_diff"] = 9.87654  # no computation gives this
     jsonio.write_results(altered / "final_comparison.json", final)
-    executed = run(
-        "04_enhancement_report", tmp / "alt_nb", results_dir=str(altered), reports_dir=str(tmp)
-    )
+    executed = run("10_enhancement_report", tmp / "alt_nb", results_dir=str(altered))
     md = report.render(executed, tmp / "alt_out")["md"].read_text()
     assert "+9.88" in md
 
@@ -218,3 +221,41 @@ def test_ablation_rejects_an_unknown_fix_listing_the_valid_ones(tmp_path):
 def test_unknown_parameter_fails_the_run(tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="Did you mean 'n_seeds_audit'"):
         run("00_replication", tmp_path, n_seed_audit=3, results_dir=str(tmp_path))
+
+
+# --------------------------------------------------------------------------- the HTML in a browser
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+EXTERNAL = re.compile(r"""\b(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.I)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium)")
+def test_report_html_in_headless_chromium_loads_nothing_from_other_hosts(pipeline):
+    _, _, _, paths = pipeline
+    dom = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--dump-dom",
+            paths["html"].resolve().as_uri(),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "<strong>Verdict:" in dom, "the page rendered (its DOM holds the verdict)"
+    assert not EXTERNAL.findall(dom), f"external loads: {EXTERNAL.findall(dom)[:5]}"
+    assert "✓ pass" in dom or "✗ fail" in dom
+    assert "✅" not in dom and "❌" not in dom, "marks must not need an emoji font"
+
+
+def test_explore_notebook_runs_top_to_bottom_with_its_defaults(tmp_path):
+    out = run("explore", tmp_path)
+    nb = nbformat.read(out, as_version=4)
+    text = "".join(
+        "".join(o.get("text", "")) for c in nb.cells if c.cell_type == "code" for o in c.outputs
+    )
+    assert "cached configuration" in text
+    assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))

@@ -18,6 +18,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "research.evaluation",
         "evaluate systems and buy and hold on your prices (CIs, blocks)",
     ),
+    "tidy-notebook": (
+        "research.runlog",
+        "move an executed notebook's timings to the (ignored) run log",
+    ),
+    "compare-results": (
+        "research.runlog",
+        "compare a run's results files with the committed ones",
+    ),
     "bench": ("research.bench", "time walk_forward (the hot path) and print the figures"),
     "signal": ("live.cli", "facade: a signal for one symbol's price file (JSON out)"),
     "record-trade": ("live.cli", "facade: record a closed trade (JSON out)"),
@@ -48,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     module = importlib.import_module(f"retrainlab.{COMMANDS[command][0]}")
-    if COMMANDS[command][0] == "live.cli":
+    if COMMANDS[command][0] in ("live.cli", "research.runlog"):
         return module.main([command, *rest])
     return module.main(rest)
 

@@ -14,22 +14,25 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from joblib import Memory, Parallel, delayed, parallel_config
-from tqdm import tqdm  # plain text bar: readable in executed notebooks and logs
+from tqdm.auto import tqdm  # a widget in JupyterLab (ipywidgets), text elsewhere
 
 from retrainlab import __version__
 from retrainlab.analytics import metrics
 from retrainlab.common.names import check_name
 from retrainlab.engine import prices
 from retrainlab.engine.config import FIXES, NEW, OLD, RetrainConfig
+from retrainlab.engine.fixes import DESCRIPTIONS
 from retrainlab.engine.market import Market
 
 CACHE_ENV = "RETRAINLAB_CACHE"
@@ -157,13 +160,65 @@ def evaluate(
 
 
 # --------------------------------------------------------------------------- caching and sweeps
+#: What a cached run depends on, relative to the package root: the engine, the metrics and the
+#: names it uses, and this module (``evaluate``/``summarize_run``). The report, its templates and
+#: figures, the notebooks and the live facade are not in the key: editing them reruns no
+#: walk-forward.
+CACHE_KEY_SOURCES: tuple[str, ...] = ("engine", "analytics", "common", "research/experiments.py")
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def engine_sources() -> list[Path]:
+    """The source files the run cache key hashes (see ``CACHE_KEY_SOURCES``), sorted."""
+    files: list[Path] = []
+    for entry in CACHE_KEY_SOURCES:
+        path = PACKAGE_ROOT / entry
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    return files
+
+
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """Package version plus a hash of every source file: any code change invalidates caches."""
+    """Package version plus a hash of the engine's source: an engine change invalidates caches.
+
+    Only ``CACHE_KEY_SOURCES`` count; the hash is of relative paths and bytes, so the same code
+    gives the same key in any checkout.
+    """
     digest = hashlib.sha256(__version__.encode())
-    for path in sorted(Path(__file__).parent.rglob("*.py")):
+    for path in engine_sources():
+        digest.update(path.relative_to(PACKAGE_ROOT).as_posix().encode())
         digest.update(path.read_bytes())
     return f"{__version__}+{digest.hexdigest()[:12]}"
+
+
+#: Annualised volatility every run is scaled to for "return at equal volatility"
+#: (``metrics.portfolio_metrics``; a test checks the two agree).
+EQUAL_RISK_VOLATILITY = 0.10
+#: Packages whose versions can change a number; recorded in the results' protocol.
+NUMERIC_PACKAGES: tuple[str, ...] = ("numpy", "scipy", "scikit-learn", "pandas", "joblib")
+
+
+def protocol(config: RetrainConfig = OLD) -> dict[str, Any]:
+    """The facts of a study's protocol, written into its results file for the report's prose.
+
+    Every non-fix field of ``config`` (horizon, windows, cost, thresholds, ...: whatever the
+    engine defines, so a new field such as an execution lag appears by itself), the cost levels
+    every run is scored at, the equal-volatility target, the fixes, the engine's code version and
+    the versions of the numeric packages (Python as major.minor: patch releases do not change
+    numbers).
+    """
+    fields = {k: v for k, v in config.to_dict().items() if k not in FIXES}
+    return {
+        **fields,
+        "cost_levels_bps": list(COSTS_BPS),
+        "equal_risk_volatility": EQUAL_RISK_VOLATILITY,
+        "fixes": list(FIXES),
+        "engine": code_version(),
+        "environment": {
+            "python": "{}.{}".format(*sys.version_info[:2]),
+            **{name: metadata.version(name) for name in NUMERIC_PACKAGES},
+        },
+    }
 
 
 def cache_dir() -> Path:
@@ -331,7 +386,10 @@ def ablation_results(fix: str, frame: pd.DataFrame, params: Mapping[str, Any]) -
     labels = list(ablation_configs(fix))
     return {
         "fix": fix,
+        # what the fix is, in words, from its module (the report's prose reads it from here)
+        "description": dict(zip(("problem", "change"), DESCRIPTIONS[fix], strict=True)),
         "params": dict(params),
+        "protocol": protocol(),
         "configs": labels,
         "n_markets": int(frame["market"].nunique()),
         "means": _means(frame, SAVED_METRICS),
@@ -410,8 +468,10 @@ def final_results(
     }
     out: dict[str, Any] = {
         "params": dict(params),
+        "protocol": protocol(),
         "n_markets": int(main["market"].nunique()),
         "n_configs_evaluated": int(runs["config"].nunique()),
+        "configs_evaluated": [str(c) for c in runs["config"].unique()],
         "means": _means(runs, SAVED_METRICS),
         "per_seed": per_seed_table(main, SAVED_METRICS),
         "new_vs_old": paired(runs, "OLD", "NEW"),
@@ -433,6 +493,7 @@ def final_results(
         },
         "placebo": {
             "n_markets": int(placebo["market"].nunique()),
+            "edge": sorted(float(e) for e in placebo["edge"].unique()),
             "gross_sharpe_vs_zero": {c: _one_sample(v) for c, v in placebo_gross.items()},
             "net_sharpe_vs_zero": {c: _one_sample(v) for c, v in placebo_net.items()},
             "new_vs_old": paired(
@@ -462,6 +523,15 @@ def final_results(
             }
         out["real"] = {
             "markets": sorted(real["market"].unique().tolist()),
+            # which series ran, where from, and how many days each (for the report's prose)
+            "series": {
+                str(m): {
+                    "kind": str(m).split("-last")[0],
+                    "source": prices.REAL_MARKETS.get(str(m).split("-last")[0], ""),
+                    "n_obs": float(real_metrics[str(m)]["OLD"]["n_obs"]),
+                }
+                for m in real_metrics
+            },
             "metrics": real_metrics,
             "deflated": deflated_sharpe_by_market(real, ["OLD", "NEW"]),
         }

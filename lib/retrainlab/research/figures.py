@@ -160,3 +160,33 @@ def cost_curve(final: dict[str, Any]) -> plt.Figure:
     fig.suptitle("Costs", fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def explore_dashboard(systems: dict[str, Any], title: str = "") -> plt.Figure:
+    """Equity curves, mean position and signal mix of each system (``explore.lines`` output)."""
+    palette = ["#7f7f7f", "#1f77b4", "#2ca02c", "#ff7f0e"]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4), gridspec_kw={"width_ratios": [2.2, 2.2, 1]})
+    for (name, line), color in zip(systems.items(), palette, strict=False):
+        equity = (1 + line.returns).cumprod()
+        axes[0].plot(equity.index, equity.to_numpy(), label=name, color=color, lw=1.3)
+        mean_position = line.positions.mean(axis=1)
+        axes[1].plot(mean_position.index, mean_position.to_numpy(), label=name, color=color, lw=1)
+    axes[0].set_title("equity after costs (start 1)", fontsize=10)
+    axes[0].legend(frameon=False, fontsize=8)
+    axes[1].set_title("mean position across tickers (+1 all long)", fontsize=10)
+    axes[1].axhline(0, color="black", lw=0.6)
+    for ax in axes[:2]:
+        ax.tick_params(axis="x", labelsize=8, rotation=30)
+    names = list(systems)
+    bottom = np.zeros(len(names))
+    for side, color in (("long", "#2ca02c"), ("neutral", "#cccccc"), ("short", "#d62728")):
+        shares = np.array([systems[n].signal_mix[side] for n in names])
+        axes[2].bar(range(len(names)), shares, bottom=bottom, color=color, label=side)
+        bottom += shares
+    axes[2].set_xticks(range(len(names)), [n.replace("+", "\n+") for n in names], fontsize=7)
+    axes[2].set_title("signal mix", fontsize=10)
+    axes[2].legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
