@@ -133,7 +133,7 @@ def shapley_bars(fac: Mapping[str, Any]) -> plt.Figure:
     ax.invert_yaxis()
     total = fac["shapley"]["total"]["mean"]
     ax.set_xlabel(f"Shapley value: share of the NEW − OLD Sharpe gain ({total:+.2f} in all)")
-    ax.set_title("What each fix earns (mean across markets, 95% bootstrap CI)", fontsize=10)
+    ax.set_title("Shapley values, 95% CI", fontsize=10)
     fig.tight_layout()
     return fig
 
