@@ -23,6 +23,8 @@ import time
 from typing import Any
 
 from retrainlab.engine.config import NEW, OLD, RetrainConfig
+from retrainlab.engine.synthetic import generate_market
+from retrainlab.engine.walkforward import walk_forward
 
 TARGET_SECONDS = 0.5
 TARGET_RATIO = 1.5
@@ -37,9 +39,6 @@ def time_walk_forward(
     ``ratio``, ``fit_share``, ``n_fits`` and the market shape. The market is generated once,
     outside the timing.
     """
-    from retrainlab.engine.synthetic import generate_market
-    from retrainlab.engine.walkforward import walk_forward
-
     market = generate_market(seed, n_days=n_days, n_tickers=n_tickers)
     best = None
     for _ in range(max(1, repeat)):
@@ -65,9 +64,6 @@ def profile_walk_forward(
     config: RetrainConfig, n_days: int = 1000, n_tickers: int = 10, top: int = 25
 ) -> str:
     """cProfile of one walk-forward run, the ``top`` entries by cumulative time, as text."""
-    from retrainlab.engine.synthetic import generate_market
-    from retrainlab.engine.walkforward import walk_forward
-
     market = generate_market(0, n_days=n_days, n_tickers=n_tickers)
     walk_forward(market, config)  # warm caches and imports
     profiler = cProfile.Profile()
