@@ -1,6 +1,6 @@
 """Walk-forward backtest of one retraining system on one market, causal by construction.
 
-Protocol (see ``DESIGN.md``, "Walk-forward, causal by construction"):
+Protocol (see ``docs/methodology.md``, "Walk-forward protocol"):
 
 * **Features** are computed once per market (``retrainlab.features``), and so are the detected
   regimes (``fixes.regime_awareness.detect_regimes``) and the model's design matrix for every
@@ -30,7 +30,7 @@ Protocol (see ``DESIGN.md``, "Walk-forward, causal by construction"):
   ``cost_bps / 1e4`` times the day's turnover ``mean_j |positions[t, j] - positions[t-1, j]|``.
   The series starts at ``d0``.
 
-Decisions where DESIGN.md is silent:
+Decisions the protocol leaves open:
 
 * Before the first successful fit every decision is neutral (no model, no opinion).
 * A refit whose training set has fewer than ``min_train_samples`` samples or one class only is
