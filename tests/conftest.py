@@ -103,10 +103,13 @@ class NotebookRuns:
 
 
 @pytest.fixture(scope="session")
-def notebook_runs(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> NotebookRuns:
+def notebook_runs(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> NotebookRuns:
     """The session's shared runs; under xdist their folder is common to all workers."""
     base = tmp_path_factory.getbasetemp()
-    return NotebookRuns((base if worker_id == "master" else base.parent) / "notebook-runs")
+    is_worker = hasattr(request.config, "workerinput")  # an xdist worker: basetemp/popen-gwN
+    return NotebookRuns((base.parent if is_worker else base) / "notebook-runs")
 
 
 class Pipeline:
