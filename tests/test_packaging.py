@@ -4,6 +4,7 @@ notebook stack, and requirements.in / requirements.lock cover pyproject.toml."""
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import subprocess
 import sys
@@ -71,8 +72,13 @@ def _third_party_imports(path: Path) -> set[str]:
     return {n for n in names if n not in sys.stdlib_module_names and n != "retrainlab"}
 
 
+@functools.cache
+def _module_distributions() -> dict[str, list[str]]:
+    return metadata.packages_distributions()  # scans every installed distribution: once
+
+
 def _distributions(module: str) -> set[str]:
-    return {_name(d) for d in metadata.packages_distributions().get(module, [module])}
+    return {_name(d) for d in _module_distributions().get(module, [module])}
 
 
 @pytest.mark.parametrize(
@@ -118,7 +124,7 @@ def test_engine_and_facade_run_without_the_notebook_stack(tmp_path):
         ml.trigger_retraining(market)
         ml.get_stats()
         ml.close()
-        rl.published.replicate(seed=42)
+        rl.published.replicate(seed=42, n_days=150, n_tickers=2)
         from retrainlab.published import audit
         audit.audit_one_seed(0, n_days=200, n_tickers=2)
         stack = {NOTEBOOK_STACK!r}
