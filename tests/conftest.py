@@ -211,9 +211,16 @@ def pipeline_stage(notebook_runs: NotebookRuns) -> Pipeline:
 
 
 # --------------------------------------------------------------------------- ordering
+def _order(item: pytest.Item) -> tuple[bool, int]:
+    mark = item.get_closest_marker("notebook")
+    return mark is None, mark.kwargs.get("order", 50) if mark else 0
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Notebook tests first (stable order otherwise): they hold the longest runs."""
+    """Notebook tests first, by ``pytest.mark.notebook(order=...)`` (stable otherwise): they hold
+    the longest runs, and an order that starts independent runs first keeps both workers busy
+    instead of one waiting for a run the other holds."""
     for item in items:
         if NOTEBOOK_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.notebook)
-    items.sort(key=lambda item: item.get_closest_marker("notebook") is None)
+    items.sort(key=_order)

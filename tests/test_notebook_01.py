@@ -59,6 +59,7 @@ def test_committed_notebook_shape():
     ]
 
 
+@pytest.mark.notebook(order=1)
 def test_parquet_files_round_trip_to_the_generated_markets(executed):
     stage, _, _ = executed
     expected = [
@@ -76,6 +77,7 @@ def test_parquet_files_round_trip_to_the_generated_markets(executed):
         assert back.regimes.tolist() == made.regimes.tolist()
 
 
+@pytest.mark.notebook(order=6)
 def test_results_file_is_deterministic_and_matches_a_recomputation(executed, tmp_path):
     stage, _, written = executed
     summary = json.loads(written)
@@ -106,6 +108,7 @@ def test_results_file_is_deterministic_and_matches_a_recomputation(executed, tmp
     assert set(summary["regime_returns"]["placebo"]) == {"bull", "bear", "volatile", "sideways"}
 
 
+@pytest.mark.notebook(order=6)
 def test_notebook_shows_three_figures(executed):
     _, out, _ = executed
     nb = nbformat.read(out, as_version=4)
@@ -123,7 +126,7 @@ def test_notebook_shows_three_figures(executed):
     assert not errors
 
 
-@pytest.mark.notebook
+@pytest.mark.notebook(order=2)
 def test_unknown_parameter_fails_naming_it(tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="unknown parameter 'n_seed'"):
         execute_notebook(

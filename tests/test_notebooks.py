@@ -48,7 +48,15 @@ def pipeline(pipeline_stage):
     return pipeline_stage.root, pipeline_stage.results, paths["executed"], paths
 
 
-@pytest.mark.parametrize("fix", rl.FIXES)
+# Run order (conftest): 00 and 01, the failing runs, three ablations, 03 (beside the other three
+# ablations), then the tests that read the whole pipeline, then the deliberate second runs.
+@pytest.mark.parametrize(
+    "fix",
+    [
+        pytest.param(f, marks=pytest.mark.notebook(order=3 + 2 * (i >= 3)))
+        for i, f in enumerate(rl.FIXES)
+    ],
+)
 def test_ablation_notebook_writes_its_results_file(pipeline_stage, fix):
     pipeline_stage.ablation(fix)
     ablation = json.loads((pipeline_stage.results / f"ablation_{fix}.json").read_text())
@@ -57,6 +65,7 @@ def test_ablation_notebook_writes_its_results_file(pipeline_stage, fix):
     assert ablation["params"]["fix"] == fix and ablation["params"]["n_days"] == 300
 
 
+@pytest.mark.notebook(order=0)
 def test_replication_notebook_writes_results(pipeline_stage):
     pipeline_stage.replication()
     rep = json.loads((pipeline_stage.results / "replication.json").read_text())
@@ -86,6 +95,14 @@ def test_report_markdown_links_figures_beside_it(pipeline):
     assert "import retrainlab" not in md
 
 
+@pytest.mark.notebook(order=4)
+def test_final_comparison_notebook_writes_its_results_file(pipeline_stage):
+    pipeline_stage.final_comparison()
+    final = json.loads((pipeline_stage.results / "final_comparison.json").read_text())
+    assert final["n_markets"] == TINY_STUDY["seeds"] and final["n_configs_evaluated"] == 14
+    assert "sp500-last300d" in final["real"]["metrics"]
+
+
 def test_every_results_file_is_written(pipeline):
     _, results, _, _ = pipeline
     names = sorted(p.name for p in results.glob("*.json"))
@@ -97,9 +114,6 @@ def test_every_results_file_is_written(pipeline):
             *(f"ablation_{fix}.json" for fix in rl.FIXES),
         ]
     )
-    final = json.loads((results / "final_comparison.json").read_text())
-    assert final["n_markets"] == TINY_STUDY["seeds"] and final["n_configs_evaluated"] == 14
-    assert "sp500-last300d" in final["real"]["metrics"]
 
 
 def test_report_verdict_comes_first_and_has_every_section(pipeline):
@@ -122,6 +136,7 @@ def test_report_verdict_comes_first_and_has_every_section(pipeline):
     assert "Git commit" in md and "02_ablation" in md  # appendix: commit and step timings
 
 
+@pytest.mark.notebook(order=8)
 def test_report_numbers_come_from_the_results_file(pipeline, pipeline_stage, tmp_path):
     # A deliberate second run of the report notebook, on altered results.
     _, results, _, _ = pipeline
@@ -140,6 +155,7 @@ def test_report_numbers_come_from_the_results_file(pipeline, pipeline_stage, tmp
     assert "+9.88" in md
 
 
+@pytest.mark.notebook(order=8)
 def test_results_are_byte_identical_on_a_second_run(pipeline_stage, tmp_path):
     # The one deliberate second run of a notebook: the same parameters, a fresh run cache.
     pipeline_stage.ablation("confidence_sizing")
@@ -162,7 +178,7 @@ def test_results_are_byte_identical_on_a_second_run(pipeline_stage, tmp_path):
     assert (tmp_path / "normalised.json").read_bytes() == (results / name).read_bytes()
 
 
-@pytest.mark.notebook
+@pytest.mark.notebook(order=2)
 def test_ablation_rejects_an_unknown_fix_listing_the_valid_ones(tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="Valid fixes: profit_weighted_loss"):
         run(
@@ -170,7 +186,7 @@ def test_ablation_rejects_an_unknown_fix_listing_the_valid_ones(tmp_path):
         )
 
 
-@pytest.mark.notebook
+@pytest.mark.notebook(order=2)
 def test_unknown_parameter_fails_the_run(tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="Did you mean 'n_seeds_audit'"):
         run("00_replication", tmp_path, n_seed_audit=3, results_dir=str(tmp_path))
