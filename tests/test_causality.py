@@ -1,4 +1,5 @@
-"""Causality of the walk-forward, for every one of the 64 on/off combinations of the six fixes.
+"""Causality of the walk-forward, for every one of the 64 on/off combinations of the six fixes,
+with fills at the decision's own close (``execution_lag`` 0) and at the next close (1).
 
 Perturbing every bar after row T (``Market.perturb_after``) must leave every probability, signal,
 threshold, position, daily return, closed trade and fitted model at or before T unchanged, bit
@@ -24,7 +25,10 @@ from retrainlab.engine.features import compute_features
 
 BASE = OLD.replace(retrain_every=10, long_window=80, threshold_history=30, threshold_min_history=10)
 CONFIGS = [
-    BASE.with_fixes(*(f for f, on in zip(FIXES, switches, strict=True) if on))
+    BASE.with_fixes(*(f for f, on in zip(FIXES, switches, strict=True) if on)).replace(
+        execution_lag=lag
+    )
+    for lag in (0, 1)
     for switches in itertools.product([False, True], repeat=len(FIXES))
 ]
 T = 137  # between decision dates (135, 140) and refit dates (130, 140)
@@ -72,7 +76,11 @@ def differences_through(a, b, t: int) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("index", range(len(CONFIGS)), ids=[c.label for c in CONFIGS])
+@pytest.mark.parametrize(
+    "index",
+    range(len(CONFIGS)),
+    ids=[f"{c.label}-lag{c.execution_lag}" for c in CONFIGS],
+)
 def test_perturbing_after_t_changes_nothing_before(index):
     base, perturbed = run(index), run(index, T)
     assert differences_through(base, perturbed, T) == []
@@ -85,8 +93,9 @@ def test_perturbing_after_t_changes_nothing_before(index):
     )
 
 
-def test_sweep_exercises_fits_feedback_and_thresholds():
-    new = run(len(CONFIGS) - 1)
+@pytest.mark.parametrize("index", [len(CONFIGS) // 2 - 1, len(CONFIGS) - 1])
+def test_sweep_exercises_fits_feedback_and_thresholds(index):
+    new = run(index)
     assert new.config.fixes == FIXES
     fits_before = new.fits[new.fits["date"] <= new.positions.index[T]]
     assert fits_before["fitted"].sum() >= 4 and new.fits["fitted"].sum() >= 10
@@ -96,7 +105,10 @@ def test_sweep_exercises_fits_feedback_and_thresholds():
 
 
 @settings(max_examples=12, deadline=None)
-@given(t=st.integers(min_value=55, max_value=210), which=st.sampled_from([0, len(CONFIGS) - 1]))
+@given(
+    t=st.integers(min_value=55, max_value=210),
+    which=st.sampled_from([0, len(CONFIGS) // 2 - 1, len(CONFIGS) // 2, len(CONFIGS) - 1]),
+)
 def test_any_t_truncation_and_perturbation(t, which):
     base = run(which)
     assert differences_through(base, run(which, t), t) == []

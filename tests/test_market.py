@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 import retrainlab as rl
-from retrainlab.engine.market import REGIMES, Market, load_prices, regime_codes, regime_series
+from retrainlab.engine.market import Market
+from retrainlab.engine.prices import load_prices, read_price_file
+from retrainlab.engine.regimes import REGIMES, regime_codes, regime_series
 from retrainlab.engine.synthetic import generate_market
 
 FIELDS = ("open", "high", "low", "close", "volume")
@@ -389,3 +391,21 @@ def test_regime_series_and_codes_are_inverse():
         regime_series(np.array([0, 1, 4, 3]), dates)
     with pytest.raises(ValueError, match="unknown regime 'crash'"):
         regime_series(["bull", "crash", "bull", "bull"], dates)
+
+
+def test_read_price_file_is_the_one_reader_of_unnamed_index_columns(tmp_path, synth):
+    """A CSV written with its index: dates in ``Unnamed: 0`` become the date column, row
+    numbers there are dropped (so they are never read as dates)."""
+    single = synth.ohlcv("SYN00")
+    dated = tmp_path / "dated.csv"
+    single.rename_axis(None).to_csv(dated)
+    assert list(read_price_file(dated).columns)[0] == "date"
+    numbered = tmp_path / "numbered.csv"
+    single.reset_index(names="date").to_csv(numbered)  # index = row numbers
+    frame = read_price_file(numbered)
+    assert "Unnamed: 0" not in frame.columns and list(frame.columns)[0] == "date"
+    assert load_prices(numbered).dates.equals(synth.dates)
+    with pytest.raises(ValueError, match="does not exist"):
+        read_price_file(tmp_path / "missing.csv")
+    with pytest.raises(ValueError, match="expected a .csv"):
+        read_price_file(tmp_path / "prices.xlsx")

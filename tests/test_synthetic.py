@@ -11,7 +11,7 @@ import pytest
 
 import retrainlab as rl
 from retrainlab import synthetic
-from retrainlab.engine.market import REGIMES, regime_codes
+from retrainlab.engine.regimes import REGIMES, regime_codes
 from retrainlab.engine.synthetic import (
     generate_market,
     oracle_hit_rate,

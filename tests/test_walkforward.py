@@ -13,6 +13,7 @@ from scipy import stats
 from retrainlab import NEW, OLD, TradeOutcome, generate_market, metrics, walk_forward
 from retrainlab.engine.features import FEATURE_NAMES
 from retrainlab.engine.fixes.confidence_sizing import bet_size
+from retrainlab.engine.hooks import training_window
 from retrainlab.engine.model import design_columns
 from retrainlab.engine.walkforward import WalkForwardResult, decision_days, first_decision_day
 
@@ -52,6 +53,7 @@ def test_shapes_and_indexes(res):
     assert res.market_regimes.index.equals(m.dates)
     assert list(res.trades.columns) == [
         "ticker",
+        "decision_date",
         "entry_date",
         "exit_date",
         "side",
@@ -86,7 +88,7 @@ def test_training_windows_are_purged(res):
     day = {d: i for i, d in enumerate(m.dates)}
     for row in res.fits.itertuples():
         r = day[row.date]
-        first, last = max(r - cfg.train_window, 60), r - cfg.horizon
+        first, last = max(r - training_window(cfg), 60), r - cfg.horizon
         assert row.n_market == max(last - first + 1, 0) * m.n_tickers
     steps = np.diff([day[d] for d in res.fits["date"]])
     assert (steps == cfg.retrain_every).all()
@@ -98,15 +100,17 @@ def test_positions_trades_and_returns_agree(res):
     pos = res.positions.to_numpy()
     day = {d: i for i, d in enumerate(m.dates)}
     col = {t: j for j, t in enumerate(m.tickers)}
+    lag = cfg.execution_lag
+    assert lag == 1  # the default: fill at the next close
     for tr in res.trades.itertuples():
-        i, j = day[tr.entry_date], col[tr.ticker]
-        assert day[tr.exit_date] == i + h
+        i, j, d = day[tr.entry_date], col[tr.ticker], day[tr.decision_date]
+        assert i == d + lag and day[tr.exit_date] == i + h
         sign = 1 if tr.side == "long" else -1
         np.testing.assert_array_equal(pos[i : i + h, j], sign * tr.size)
         assert tr.entry_price == m.close[i, j] and tr.exit_price == m.close[i + h, j]
         assert tr.pnl_pct == pytest.approx(sign * (m.close[i + h, j] / m.close[i, j] - 1))
-        assert tr.prob == res.probabilities.iloc[i, j]
-        assert res.signals.loc[tr.entry_date, tr.ticker] == tr.side
+        assert tr.prob == res.probabilities.iloc[d, j]
+        assert res.signals.loc[tr.decision_date, tr.ticker] == tr.side
     # the daily return series, recomputed from positions and closes
     simple = np.vstack([np.zeros((1, k)), m.close[1:] / m.close[:-1] - 1])
     held = np.vstack([np.zeros((1, k)), pos[:-1]])
@@ -149,7 +153,9 @@ def test_feedback_samples_are_the_systems_closed_trades():
     new, old = result("NEW"), result("OLD")
     assert (old.fits["n_feedback"] == 0).all()
     for row in new.fits.itertuples():
-        start = market().dates[max(market().dates.get_loc(row.date) - new.config.train_window, 0)]
+        start = market().dates[
+            max(market().dates.get_loc(row.date) - training_window(new.config), 0)
+        ]
         t = new.trades
         expected = ((t["exit_date"] < row.date) & (t["entry_date"] >= start)).sum()
         assert row.n_feedback == expected
@@ -169,7 +175,13 @@ def test_external_outcomes_enter_training_only_with_the_feedback_switch():
     assert (with_outs.fits["n_feedback"] > without.fits["n_feedback"]).any()
     ignored = walk_forward(m, OLD, outcomes=outs)  # switch off: outcomes are not used
     np.testing.assert_array_equal(ignored.probabilities, result("OLD").probabilities)
-    # outcomes without features take the market's features at entry
+    # outcomes without features take the market's features at entry: with fills at the
+    # decision's own close (lag 0) these are the features the decision used
+    fb, outs = (
+        fb.replace(execution_lag=0),
+        walk_forward(m, OLD.replace(execution_lag=0)).trade_outcomes(),
+    )
+    with_outs = walk_forward(m, fb, outcomes=outs)
     bare = [
         TradeOutcome(
             symbol=x.symbol,
@@ -259,3 +271,30 @@ def test_bench_cli_quick(capsys):
     for row in out["main"]:
         assert row["n_days"] == 1000 and row["n_tickers"] == 10 and row["n_fits"] > 40
         assert 0 < row["fit_seconds"] < row["seconds"]
+
+
+@pytest.mark.parametrize("config", [OLD, NEW.without_fix("feedback_loop")], ids=["OLD", "NEW-fb"])
+def test_execution_lag_shifts_positions_by_exactly_one_bar(config):
+    """Lag 1 holds exactly the lag-0 book one bar later; decisions and models do not change;
+    trades fill one close later. (With feedback_loop the later fills also change what the
+    system learns, so only configs without it are compared whole.)"""
+    m = market()
+    now, later = (walk_forward(m, config.replace(execution_lag=lag)) for lag in (0, 1))
+    assert config.execution_lag == 1 and later.config.label == config.label
+    p0, p1 = now.positions.to_numpy(), later.positions.to_numpy()
+    np.testing.assert_array_equal(p1[1:], p0[:-1])
+    assert (p1[0] == 0).all() and np.abs(p0).sum() > 0
+    for name in ("probabilities", "signals", "thresholds", "coefficients"):
+        pd.testing.assert_frame_equal(getattr(now, name), getattr(later, name))
+    day = {d: i for i, d in enumerate(m.dates)}
+    t0, t1 = now.trades, later.trades
+    n = len(t1)
+    assert n in (len(t0), len(t0) - 1)  # the last trade may no longer close inside the data
+    pd.testing.assert_series_equal(t1["decision_date"], t0["decision_date"].iloc[:n])
+    shift = [day[b] - day[a] for a, b in zip(t0["entry_date"][:n], t1["entry_date"], strict=True)]
+    assert set(shift) == {1}
+    np.testing.assert_array_equal(
+        t1["entry_price"],
+        m.close[[day[d] for d in t1["entry_date"]], [m.tickers.index(x) for x in t1["ticker"]]],
+    )
+    assert (t0["decision_date"] == t0["entry_date"]).all()

@@ -21,8 +21,8 @@ __version__ = "0.1.0"
 # public name -> module that defines it (imported on first use)
 _LAZY: dict[str, str] = {
     "generate_market": "engine.synthetic",
-    "load_prices": "engine.market",
-    "load_real_market": "engine.market",
+    "load_prices": "engine.prices",
+    "load_real_market": "engine.prices",
     "walk_forward": "engine.walkforward",
     "WalkForwardResult": "engine.walkforward",
     "TradeOutcome": "engine.fixes.feedback_loop",
@@ -48,6 +48,7 @@ _SUBMODULES: dict[str, str] = {
     "audit": "published.audit",
     "config": "engine.config",
     "market": "engine.market",
+    "prices": "engine.prices",
     "synthetic": "engine.synthetic",
     "features": "engine.features",
     "model": "engine.model",

@@ -17,7 +17,8 @@ from typing import Any
 from retrainlab.common.names import check_name
 
 #: The six fixes of the published report, in its order. Each is one boolean field of RetrainConfig
-#: and lives in one module: ``retrainlab.fixes.<name>``.
+#: and lives in one module, ``retrainlab.engine.fixes.<name>``, which implements its behaviour
+#: through the engine's hooks (``retrainlab.engine.hooks``; recipe: docs/adding-a-fix.md).
 FIXES: tuple[str, ...] = (
     "profit_weighted_loss",
     "feedback_loop",
@@ -49,6 +50,7 @@ class RetrainConfig:
     short_window: int = 30  # training window (days) without long_lookback
     long_window: int = 252  # training window (days) with long_lookback
     cost_bps: float = 5.0  # cost per unit of turnover, in basis points
+    execution_lag: int = 1  # trading days from the decision's close to the fill (0: same close)
     warmup: int = 60  # first decision no earlier than this many rows (longest feature window)
 
     # --- static thresholds (OLD) ---
@@ -98,6 +100,9 @@ class RetrainConfig:
             raise ValueError("need 0 <= threshold_floor <= 0.5 <= threshold_ceiling <= 1")
         if not 0.0 <= self.neutral_share < 1.0:
             raise ValueError(f"neutral_share must be in [0, 1), got {self.neutral_share!r}")
+        lag = self.execution_lag
+        if not isinstance(lag, int) or isinstance(lag, bool) or lag < 0:
+            raise ValueError(f"RetrainConfig.execution_lag must be an int >= 0, got {lag!r}")
         if self.cost_bps < 0 or self.C <= 0:
             raise ValueError("cost_bps must be >= 0 and C > 0")
 
@@ -141,6 +146,46 @@ class RetrainConfig:
             return f"NEW-{missing}{suffix}"
         return "OLD+" + "+".join(on) + suffix
 
+    @classmethod
+    def from_label(cls, label: str) -> RetrainConfig:
+        """The default-protocol config a ``label`` names: ``"OLD"``, ``"NEW"``, ``"OLD+a+b"`` or
+        ``"NEW-a"`` (fix names as in ``FIXES``; unknown ones raise with a suggestion).
+
+        ``RetrainConfig.from_label(c.label) == c`` for every default-protocol config ``c``; a
+        label ending in ``*`` (a non-default protocol) cannot be parsed, since it does not say
+        which protocol.
+        """
+        if not isinstance(label, str):
+            raise TypeError(f"label must be a str, got {type(label).__name__}")
+        text = label.strip()
+        if text.endswith("*"):
+            raise ValueError(
+                f"label {label!r} marks a non-default protocol ('*'), which a label does not "
+                "spell out; build it with RetrainConfig.from_label(base).replace(...)"
+            )
+        base, plus, minus = text, [], []
+        for sign in ("+", "-"):
+            if sign in text:
+                base, _, rest = text.partition(sign)
+                (plus if sign == "+" else minus).extend(rest.split(sign))
+                break
+        if base not in ("OLD", "NEW"):
+            raise ValueError(
+                f"label {label!r} must start with 'OLD' or 'NEW' (e.g. 'OLD+long_lookback', "
+                "'NEW-regime_awareness')"
+            )
+        names = [check_name(n.strip(), FIXES, "fix") for n in plus + minus]
+        if len(set(names)) != len(names):
+            raise ValueError(f"label {label!r} names a fix twice")
+        if base == "OLD" and minus:
+            raise ValueError(f"label {label!r}: OLD has no fixes to remove; use 'OLD+fix'")
+        if base == "NEW" and plus:
+            raise ValueError(f"label {label!r}: NEW has every fix already; use 'NEW-fix'")
+        config = cls()
+        if base == "OLD":
+            return config.with_fixes(*names)
+        return config.with_fixes(*(f for f in FIXES if f not in names))
+
     # ------------------------------------------------------------------ identity
     def to_dict(self) -> dict[str, Any]:
         """All fields as plain values (JSON-safe)."""
@@ -155,13 +200,6 @@ class RetrainConfig:
         """A stable short hash of every field, for caches and result files."""
         blob = json.dumps(self.to_dict(), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
-
-    @property
-    def train_window(self) -> int:
-        """Training window in days: the one place ``long_lookback`` acts (see fixes.long_lookback)."""
-        from retrainlab.engine.fixes.long_lookback import training_window
-
-        return training_window(self)
 
 
 def _protocol(config: RetrainConfig) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """The one estimator of every system: ``Pipeline(StandardScaler, LogisticRegression(C))``.
 
-OLD and NEW use the same estimator; the fixes change only what it is fed (``design_matrix``:
-regime columns with ``regime_awareness``) and how samples are weighted (``sample_weight``:
-``profit_weighted_loss`` and ``feedback_loop``). The scaler is part of the pipeline, so it is fit
+OLD and NEW use the same estimator; the fixes change only what it is fed (``design_matrix``: the
+``design`` hook, regime columns with ``regime_awareness``) and how samples are weighted
+(``sample_weight``: the ``sample_weights`` and ``extra_samples`` hooks). The scaler is part of the pipeline, so it is fit
 on the training window only. Sample weights go to the loss only; the scaler is unweighted.
 
 Solver. The estimator is the L2-penalised maximum-likelihood logistic regression; the solver is
@@ -16,19 +16,15 @@ alike.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from retrainlab.engine.config import RetrainConfig
 from retrainlab.engine.features import FEATURE_NAMES
-from retrainlab.engine.fixes.regime_awareness import regime_columns, regime_design
-
-if TYPE_CHECKING:
-    from retrainlab.engine.config import RetrainConfig
+from retrainlab.engine.hooks import hooks_for
 
 #: LogisticRegression solver (see the module docstring for why not lbfgs).
 SOLVER: str = "newton-cholesky"
@@ -37,23 +33,18 @@ SOLVER: str = "newton-cholesky"
 def design_matrix(
     features: np.ndarray, regimes: np.ndarray | None, config: RetrainConfig
 ) -> np.ndarray:
-    """The model's input: base ``features`` (n, n_features), plus regime columns if
-    ``config.regime_awareness`` (then ``regimes`` (n,) int codes are required)."""
+    """The model's input under ``config`` (the ``design`` hook): the base ``features``
+    (n, n_features) by default; with ``regime_awareness``, plus regime columns (then ``regimes``
+    (n,) int codes are required)."""
     features = np.asarray(features, dtype=np.float64)
     if features.ndim != 2:
         raise ValueError(f"features must be 2-D (n_samples, n_features), got {features.shape}")
-    if not config.regime_awareness:
-        return features
-    if regimes is None:
-        raise ValueError("regime_awareness is on: design_matrix needs the regime codes")
-    return regime_design(features, regimes)
+    return hooks_for(config).design(features, regimes)
 
 
 def design_columns(config: RetrainConfig) -> list[str]:
     """Names of the ``design_matrix`` columns under ``config``."""
-    if config.regime_awareness:
-        return regime_columns(FEATURE_NAMES)
-    return list(FEATURE_NAMES)
+    return hooks_for(config).design_columns(FEATURE_NAMES)
 
 
 def make_model(config: RetrainConfig) -> Pipeline:

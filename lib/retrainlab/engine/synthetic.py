@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 
 from retrainlab.common.names import check_name
-from retrainlab.engine.market import DATE_UNIT, REGIMES, Market, regime_series
+from retrainlab.engine.market import DATE_UNIT, Market
+from retrainlab.engine.regimes import REGIMES, regime_series
 
 __all__ = ["generate_market", "oracle_hit_rate", "stationary_distribution", "transition_matrix"]
 

@@ -1,8 +1,12 @@
 """Walk-forward backtest of one retraining system on one market, causal by construction.
 
-Protocol (see ``docs/methodology.md``, "Walk-forward protocol"):
+Protocol (docs/methodology.md, "Walk-forward"). The loop is five named steps per refit segment:
+``refit`` (training set and fit, ``retrainlab.engine.training``), ``predict``, ``decide``
+(thresholds, signals, opening positions), then once at the end ``mark_to_market`` and
+``close_trades`` (``retrainlab.engine.results``). What a fix changes enters through the hooks
+(``retrainlab.engine.hooks``); this module never asks which fixes are on.
 
-* **Features** are computed once per market (``retrainlab.features``), and so are the detected
+* **Features** are computed once per market (``retrainlab.engine.features``), and so are the detected
   regimes (``fixes.regime_awareness.detect_regimes``) and the model's design matrix for every
   (day, ticker). All tickers share one pooled model.
 * **Label** of the sample (t, ticker): ``close[t+h] / close[t] > 1``, ``h = config.horizon``.
@@ -11,35 +15,40 @@ Protocol (see ``docs/methodology.md``, "Walk-forward protocol"):
   ``retrain_every`` days from there (``d0, d0 + r, ...``). Both grids start at ``d0`` and never
   depend on the length of the data, so truncating or perturbing data after T changes nothing at
   or before T (tested for all 64 fix combinations).
-* **Training at refit date R** (at R's close): samples t with ``R - train_window <= t`` and
-  ``t + h <= R`` (purged: every label is known at R), features defined. With
-  ``profit_weighted_loss`` they are weighted by ``|forward return|`` scaled to mean 1 over the
-  window. With ``feedback_loop`` the system's own trades that closed strictly before R (and
-  entered inside the window), plus any ``outcomes`` given, are appended as extra samples with the
-  feedback label and weight. The pipeline's scaler is fit on this training set only.
+* **Training at refit date R** (at R's close): samples t with ``R - training_window <= t`` and
+  ``t + h <= R`` (purged: every label is known at R), features defined, weighted by the
+  ``sample_weights`` hook; the system's own trades that closed strictly before R (and entered
+  inside the window), plus any ``outcomes`` given, go to the ``extra_samples`` hook
+  (``feedback_loop`` turns them into samples). The pipeline's scaler is fit on this training
+  set only.
 * **Decisions** at date T (at T's close) use the latest model fit at a refit date ``<= T``:
   ``p`` = its probability that ``close[T+h] > close[T]``; long if ``p`` is above the long
-  threshold, short if below the short threshold, else neutral. Thresholds are static (OLD) or
-  from ``AdaptiveThresholds`` fed with every probability of earlier decision dates (NEW).
-* **Positions.** A position opened at T's close has size 1 (or ``bet_size(p)`` with
-  ``confidence_sizing``), is held to T+h's close (when the next decision replaces it) and is
-  marked to market daily. ``positions`` row t is the book held from t's close to t+1's close.
+  threshold, short if below the short threshold, else neutral. Thresholds come from the
+  ``thresholds`` hook: static (OLD) or ``AdaptiveThresholds`` fed with every probability of
+  earlier decision dates (NEW).
+* **Execution.** A decision at T's close is filled ``L = config.execution_lag`` trading days
+  later, at the close of T+L (L = 0: at T's own close; the default L = 1: the next close). The
+  position has size 1 (or the ``position_size`` hook's, ``bet_size(p)`` with
+  ``confidence_sizing``), is held from T+L's close to T+L+h's close (when the next decision's
+  fill replaces it) and is marked to market daily. ``positions`` row t is the book held from
+  t's close to t+1's close, so positions are exactly the lag-0 positions shifted by L rows.
   Each ticker has weight ``1 / n_tickers``; positions are constant weights (rebalanced daily,
   without charging for that drift).
 * **Returns.** Day t: ``mean_j(positions[t-1, j] * simple_return[t, j])`` minus
   ``cost_bps / 1e4`` times the day's turnover ``mean_j |positions[t, j] - positions[t-1, j]|``.
   The series starts at ``d0``.
 
-Decisions the protocol leaves open:
+Further decisions:
 
 * Before the first successful fit every decision is neutral (no model, no opinion).
 * A refit whose training set has fewer than ``min_train_samples`` samples or one class only is
   skipped and the previous model stays in use (what a production system would do); the skip is
   recorded in ``result.fits``.
 * A (day, ticker) whose features are not all finite gets no probability (NaN) and is neutral.
-* A trade is "closed" when its exit date T+h is inside the data; the last positions, still open
+* A trade is "closed" when its exit fill T+L+h is inside the data; the last positions, still open
   at the end, are in ``positions`` and ``returns`` but not in ``trades``.
-* ``trades.pnl_pct`` is the underlying's return over the trade signed by direction (unsized);
+* ``trades.pnl_pct`` is the underlying's return between the two fills, signed by direction
+  (unsized);
   ``trades.trade_return = size * pnl_pct`` is what the trade contributed per unit of ticker
   weight, before costs; ``trade_metrics`` is computed on ``trade_return``.
 * Trade confidence is ``|m(p)|`` (AFML ch. 10) for every system; only ``confidence_sizing``
@@ -48,141 +57,36 @@ Decisions the protocol leaves open:
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import sklearn
-from threadpoolctl import ThreadpoolController
+from sklearn.pipeline import Pipeline
+from tqdm.auto import tqdm
 
 from retrainlab.engine.config import RetrainConfig
-from retrainlab.engine.features import FEATURE_NAMES, MIN_HISTORY, compute_features
-from retrainlab.engine.fixes.adaptive_thresholds import (
-    AdaptiveThresholds,
-    signal_codes,
-    static_thresholds,
-)
-from retrainlab.engine.fixes.confidence_sizing import confidence, position_size
-from retrainlab.engine.fixes.feedback_loop import (
-    TradeOutcome,
-    outcome_label,
-    outcome_weight,
-    signed_pnl,
-)
-from retrainlab.engine.fixes.profit_weighted_loss import training_weights
-from retrainlab.engine.fixes.regime_awareness import (
-    detect_market_regimes,
-    detect_regimes,
-    regime_names,
-)
+from retrainlab.engine.decisions import SIDES, signal_codes
+from retrainlab.engine.features import MIN_HISTORY, compute_features
+from retrainlab.engine.fixes.feedback_loop import TradeOutcome
+from retrainlab.engine.fixes.regime_awareness import detect_market_regimes, detect_regimes
+from retrainlab.engine.hooks import Hooks, hooks_for
 from retrainlab.engine.market import Market
-from retrainlab.engine.model import can_fit, design_columns, design_matrix, fit_model, predict_proba
+from retrainlab.engine.model import design_columns, predict_proba
+from retrainlab.engine.outcomes import OutcomeTable
+from retrainlab.engine.regimes import regime_names
+from retrainlab.engine.results import (
+    WalkForwardResult,
+    close_trades,
+    fit_tables,
+    mark_to_market,
+    summarise,
+)
+from retrainlab.engine.training import DesignPanel, fit, one_thread, training_set, window_rows
 
-__all__ = ["WalkForwardResult", "decision_days", "refit_days", "walk_forward"]
-
-SIDES = np.array(["short", "neutral", "long"], dtype=object)  # index: code + 1
-
-
-@dataclass(eq=False)
-class WalkForwardResult:
-    """Everything one walk-forward run produced.
-
-    Attributes
-    ----------
-    config : the ``RetrainConfig`` that ran.
-    market_name : ``Market.name``.
-    returns : daily net portfolio returns from the first decision date (``pd.Series``).
-    positions : (dates x tickers) signed size held from each date's close to the next.
-    probabilities : (dates x tickers) the model's P(close[t+h] > close[t]); NaN where no decision
-        or no model.
-    signals : (decision dates x tickers) "long" / "short" / "neutral".
-    thresholds : (decision dates) ``long_threshold`` and ``short_threshold`` in force.
-    trades : one row per closed position: ticker, entry_date, exit_date, side, size, prob,
-        confidence, regime, entry_price, exit_price, pnl_pct, trade_return.
-    regimes : (dates x tickers) detected regime names (None where undefined).
-    market_regimes : detected regime of the equal-weight index, per date (for comparing with
-        ``Market.regimes``).
-    fits : one row per refit date: date, fitted, n_market, n_feedback, n_positive, n_iter,
-        seconds.
-    coefficients : (fit dates x design columns + "intercept") coefficients of each fitted model
-        (in the scaler's standardised units).
-    metrics : plain floats: ``metrics.portfolio_metrics`` of ``returns`` (positions from the
-        first decision date), ``metrics.trade_metrics`` of ``trades.trade_return``, signal counts
-        (``n_long``, ``n_short``, ``n_neutral``, ``buy_sell_ratio``), ``hit_rate`` (share of
-        decisions with a probability and a known outcome where ``sign(p - 0.5)`` matches the
-        realised h-day direction; neutral decisions included: it scores the model, not the
-        thresholds), ``n_scored_decisions`` and ``n_fits``.
-    fit_seconds, total_seconds : time inside ``fit_model`` and in the whole run.
-    features : (n_days, n_tickers, n_features) base features (``FEATURE_NAMES``).
-    """
-
-    config: RetrainConfig
-    market_name: str
-    returns: pd.Series
-    positions: pd.DataFrame
-    probabilities: pd.DataFrame
-    signals: pd.DataFrame
-    thresholds: pd.DataFrame
-    trades: pd.DataFrame
-    regimes: pd.DataFrame
-    market_regimes: pd.Series
-    fits: pd.DataFrame
-    coefficients: pd.DataFrame
-    metrics: dict[str, float]
-    fit_seconds: float
-    total_seconds: float
-    features: np.ndarray = field(repr=False)
-
-    @property
-    def fit_dates(self) -> list[pd.Timestamp]:
-        """Dates at which a model was actually fitted."""
-        return list(self.fits.loc[self.fits["fitted"], "date"])
-
-    @property
-    def fit_share(self) -> float:
-        """Share of the run's wall time spent inside model fits."""
-        return self.fit_seconds / self.total_seconds if self.total_seconds > 0 else float("nan")
-
-    def trade_outcomes(self) -> list[TradeOutcome]:
-        """The closed trades as ``TradeOutcome`` records (features and regime at entry)."""
-        tickers = list(self.positions.columns)
-        day = {d: i for i, d in enumerate(self.positions.index)}
-        codes = {name: i for i, name in enumerate(("bull", "bear", "volatile", "sideways"))}
-        out = []
-        for row in self.trades.itertuples(index=False):
-            out.append(
-                TradeOutcome(
-                    symbol=row.ticker,
-                    direction=row.side,
-                    entry_price=row.entry_price,
-                    exit_price=row.exit_price,
-                    size=row.size,
-                    entry_time=row.entry_date,
-                    exit_time=row.exit_date,
-                    features=self.features[day[row.entry_date], tickers.index(row.ticker)],
-                    regime=codes.get(row.regime, -1),
-                    probability=row.prob,
-                    confidence=row.confidence,
-                )
-            )
-        return out
-
-    def summary(self) -> pd.Series:
-        """``metrics`` as a Series named after the config's label."""
-        return pd.Series(self.metrics, name=self.config.label)
-
-    def __repr__(self) -> str:
-        m = self.metrics
-        return (
-            f"WalkForwardResult({self.config.label} on {self.market_name}: "
-            f"{len(self.returns)} days, {len(self.trades)} trades, "
-            f"sharpe={m.get('sharpe_ratio', float('nan')):.3f}, "
-            f"{int(self.fits['fitted'].sum())} fits)"
-        )
+__all__ = ["WalkForwardResult", "decision_days", "first_decision_day", "refit_days", "walk_forward"]
 
 
 def first_decision_day(config: RetrainConfig) -> int:
@@ -200,46 +104,224 @@ def refit_days(n_days: int, config: RetrainConfig) -> np.ndarray:
     return np.arange(first_decision_day(config), n_days, config.retrain_every)
 
 
-class _Outcomes:
-    """Columnar store of external ``TradeOutcome`` s, for fast filtering at each refit."""
+# ---------------------------------------------------------------------------- state
 
-    def __init__(
-        self,
-        outcomes: Iterable[TradeOutcome] | None,
-        market: Market,
-        features: np.ndarray,
-        regimes: np.ndarray,
-        config: RetrainConfig,
-    ) -> None:
-        rows_x, rows_r, labels, weights, entries, exits = [], [], [], [], [], []
+
+@dataclass(frozen=True, eq=False)
+class MarketData:
+    """What the run computes once per market: closes, base features, detected regimes (codes),
+    the design rows of every (day, ticker), and the closed trades given from outside."""
+
+    dates: np.ndarray  # datetime64[ns], (n,)
+    close: np.ndarray  # (n, k)
+    features: np.ndarray  # (n, k, n_features)
+    regimes: np.ndarray  # (n, k) codes
+    panel: DesignPanel
+    external: OutcomeTable
+
+    @classmethod
+    def build(
+        cls, market: Market, config: RetrainConfig, outcomes: Sequence[TradeOutcome] | None
+    ) -> MarketData:
+        close = np.asarray(market.close, dtype=np.float64)
+        features = compute_features(market.open, market.high, market.low, close, market.volume)
+        regimes = detect_regimes(close)
         tickers = {t: j for j, t in enumerate(market.tickers)}
         day = {d: i for i, d in enumerate(market.dates)}
-        for o in outcomes or ():
-            x, regime = o.features, o.regime
-            if x is None:  # look the features up in this market, if it has that bar
-                i, j = day.get(pd.Timestamp(o.entry_time)), tickers.get(o.symbol)
-                if i is None or j is None:
-                    continue
-                x = features[i, j]
-                regime = regime if regime >= 0 else int(regimes[i, j])
-            if not np.all(np.isfinite(x)):
-                continue
-            rows_x.append(x)
-            rows_r.append(regime)
-            labels.append(o.label)
-            weights.append(o.weight_for(config))
-            entries.append(pd.Timestamp(o.entry_time).to_datetime64())
-            exits.append(pd.Timestamp(o.exit_time).to_datetime64())
-        self.n = len(rows_x)
-        self.features = np.array(rows_x, dtype=np.float64).reshape(self.n, len(FEATURE_NAMES))
-        self.regimes = np.array(rows_r, dtype=np.int64)
-        self.labels = np.array(labels, dtype=np.int64)
-        self.weights = np.array(weights, dtype=np.float64)
-        self.entry = np.array(entries, dtype="datetime64[ns]")
-        self.exit = np.array(exits, dtype="datetime64[ns]")
 
-    def select(self, before: np.datetime64, since: np.datetime64) -> np.ndarray:
-        return (self.exit < before) & (self.entry >= since)
+        def lookup(o: TradeOutcome) -> tuple[np.ndarray, int] | None:
+            # an outcome without features takes this market's at its entry date, if it has it
+            i, j = day.get(pd.Timestamp(o.entry_time)), tickers.get(o.symbol)
+            return None if i is None or j is None else (features[i, j], int(regimes[i, j]))
+
+        return cls(
+            dates=market.dates.values,
+            close=close,
+            features=features,
+            regimes=regimes,
+            panel=DesignPanel.build(features, regimes, close, config),
+            external=OutcomeTable.from_records(outcomes or (), lookup),
+        )
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Decision rows, refit rows and the first decision of each refit's segment."""
+
+    days: np.ndarray
+    refits: np.ndarray
+    bounds: np.ndarray
+
+    @classmethod
+    def build(cls, n_days: int, config: RetrainConfig) -> Schedule:
+        days, refits = decision_days(n_days, config), refit_days(n_days, config)
+        return cls(days, refits, np.searchsorted(days, refits))
+
+    def segment(self, s: int) -> range:
+        """Decision numbers made with the model of refit ``s``."""
+        last = self.bounds[s + 1] if s + 1 < len(self.refits) else len(self.days)
+        return range(int(self.bounds[s]), int(last))
+
+
+@dataclass(eq=False)
+class Decisions:
+    """Per decision date: probabilities, signal codes and the thresholds in force."""
+
+    probs: np.ndarray  # (n_decisions, k), NaN: no prediction
+    codes: np.ndarray  # (n_decisions, k) int: -1 short, 0 neutral, +1 long
+    thresholds: np.ndarray  # (n_decisions, 2): long, short
+
+    @classmethod
+    def empty(cls, n_decisions: int, k: int) -> Decisions:
+        return cls(
+            np.full((n_decisions, k), np.nan),
+            np.zeros((n_decisions, k), dtype=np.int64),
+            np.empty((n_decisions, 2)),
+        )
+
+
+@dataclass(eq=False)
+class Book:
+    """Positions held (n_days x k) and every position opened, as (decision, ticker), in order."""
+
+    positions: np.ndarray
+    decision: np.ndarray
+    ticker: np.ndarray
+    n_opened: int = 0
+
+    @classmethod
+    def empty(cls, n_days: int, k: int, n_decisions: int) -> Book:
+        return cls(
+            np.zeros((n_days, k)),
+            np.empty(n_decisions * k, dtype=np.int64),
+            np.empty(n_decisions * k, dtype=np.int64),
+        )
+
+    def open(self, i: int, row: int, tickers: np.ndarray, sizes: np.ndarray, hold: int) -> None:
+        """Decision ``i`` holds signed ``sizes`` in ``tickers`` for ``hold`` rows from ``row``."""
+        self.positions[row : row + hold, tickers] = sizes
+        n = self.n_opened
+        self.decision[n : n + tickers.size] = i
+        self.ticker[n : n + tickers.size] = tickers
+        self.n_opened = n + tickers.size
+
+    def opened(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.decision[: self.n_opened], self.ticker[: self.n_opened]
+
+
+@dataclass(eq=False)
+class FitLog:
+    """One row per refit (``WalkForwardResult.fits``), coefficients of each fit, fit time."""
+
+    rows: list[tuple] = field(default_factory=list)
+    coefficients: list[np.ndarray] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass(eq=False)
+class Run:
+    """The state a walk-forward carries from step to step."""
+
+    config: RetrainConfig
+    hooks: Hooks
+    data: MarketData
+    schedule: Schedule
+    decisions: Decisions
+    book: Book
+    fits: FitLog
+    thresholds: object  # the thresholds hook's policy
+    model: Pipeline | None = None
+
+
+# ---------------------------------------------------------------------------- the steps
+
+
+def own_outcomes(run: Run, refit: int, lo: int) -> OutcomeTable:
+    """The system's own trades that closed strictly before ``refit`` and entered at or after
+    ``lo``, then the given outcomes by the same rule: what a refit may learn from."""
+    h, lag = run.config.horizon, run.config.execution_lag
+    data, (dec, tic) = run.data, run.book.opened()
+    decided = run.schedule.days[dec]
+    entry = decided + lag
+    use = (entry + h < refit) & (entry >= lo)
+    e, d, j = entry[use], decided[use], tic[use]
+    own = OutcomeTable(
+        features=data.features[d, j],
+        regimes=data.regimes[d, j],
+        entry_price=data.close[e, j],
+        exit_price=data.close[e + h, j],
+        sign=run.decisions.codes[dec[use], j].astype(np.float64),
+        entry_time=data.dates[e],
+        exit_time=data.dates[e + h],
+    )
+    external = run.data.external.select(data.dates[refit], data.dates[lo])
+    return OutcomeTable.concat([own, external])
+
+
+def refit(run: Run, refit_row: int) -> None:
+    """Step 1: the training set at ``refit_row``'s close and its fit (kept: the previous model
+    when the samples cannot be fit)."""
+    lo, hi = window_rows(refit_row, run.config)
+    X, y, forward = run.data.panel.window(lo, hi)
+    outcomes = (
+        own_outcomes(run, refit_row, lo) if run.hooks.takes_outcomes else OutcomeTable.empty()
+    )
+    samples = training_set(X, y, forward, outcomes, run.config)
+    started = time.perf_counter()
+    model = fit(samples, run.config)
+    seconds = time.perf_counter() - started if model is not None else 0.0
+    n_iter = 0
+    if model is not None:
+        run.model = model
+        run.fits.seconds += seconds
+        logit = model[-1]
+        n_iter = int(logit.n_iter_[0])
+        run.fits.coefficients.append(np.append(logit.coef_[0], logit.intercept_[0]))
+    run.fits.rows.append(
+        (
+            refit_row,
+            model is not None,
+            samples.n_market,
+            samples.n_feedback,
+            samples.n_positive,
+            n_iter,
+            seconds,
+        )
+    )
+
+
+def predict(run: Run, segment: range) -> None:
+    """Step 2: the current model's probabilities for every (decision, ticker) of ``segment``,
+    in one call (NaN where a design row is not finite, or before the first fit)."""
+    if run.model is None:
+        return
+    k = run.data.close.shape[1]
+    days = run.schedule.days[segment.start : segment.stop]
+    rows = (days[:, None] * k + np.arange(k)).ravel()
+    ok = run.data.panel.valid[rows]
+    p = np.full(len(rows), np.nan)
+    if ok.any():
+        p[ok] = predict_proba(run.model, run.data.panel.X[rows[ok]])
+    run.decisions.probs[segment.start : segment.stop] = p.reshape(-1, k)
+
+
+def decide(run: Run, i: int) -> None:
+    """Step 3: decision ``i``: classify with the thresholds in force, then let the policy see
+    the probabilities; open the non-neutral positions at the fill, ``execution_lag`` rows on."""
+    p = run.decisions.probs[i]
+    long_t, short_t = run.thresholds.thresholds
+    run.decisions.thresholds[i] = long_t, short_t
+    code = signal_codes(p, long_t, short_t)
+    run.decisions.codes[i] = code
+    run.thresholds.observe(p)
+    traded = np.flatnonzero(code)
+    if traded.size:
+        sizes = code[traded] * run.hooks.position_size(p[traded])
+        fill = int(run.schedule.days[i]) + run.config.execution_lag
+        run.book.open(i, fill, traded, sizes, run.config.horizon)
+
+
+# ---------------------------------------------------------------------------- the loop
 
 
 def walk_forward(
@@ -255,10 +337,10 @@ def walk_forward(
     market : the panel to trade (every price finite and positive).
     config : the system (``OLD``, ``NEW`` or any variant).
     progress : show a progress bar over refit dates (tqdm).
-    outcomes : extra closed trades (e.g. recorded live) fed to the feedback loop, used only if
-        ``config.feedback_loop``; each is used at the refits after its exit time and inside the
-        training window. Outcomes without features take this market's features at their entry
-        date, or are dropped if the market has no such bar.
+    outcomes : extra closed trades (e.g. recorded live) offered to the ``extra_samples`` hook
+        (used only when a fix implements it: ``feedback_loop``); each is offered at the refits
+        after its exit time and inside the training window. Outcomes without features take this
+        market's features at their entry date, or are dropped if the market has no such bar.
 
     Returns
     -------
@@ -269,287 +351,100 @@ def walk_forward(
     if not isinstance(config, RetrainConfig):
         raise TypeError(f"config must be a RetrainConfig, got {type(config).__name__}")
     started = time.perf_counter()
-    # Small matrices: one BLAS/OpenMP thread is fastest and never oversubscribes a shared
-    # machine (or joblib workers); inputs are validated once, by compute_features.
-    with _threadpools().limit(limits=1), sklearn.config_context(assume_finite=True):
-        state = _run(market, config, progress, outcomes)
-    return _assemble(market, config, state, started)
+    # inputs are validated once, by compute_features; small matrices: one BLAS thread
+    with one_thread(), sklearn.config_context(assume_finite=True):
+        run = _start(market, config, outcomes)
+        segments = range(len(run.schedule.refits))
+        if progress:
+            segments = tqdm(segments, desc=f"walk_forward {config.label}", unit="refit")
+        for s in segments:
+            refit(run, int(run.schedule.refits[s]))
+            segment = run.schedule.segment(s)
+            predict(run, segment)
+            for i in segment:
+                decide(run, i)
+    result = _result(market, run)
+    result.total_seconds = time.perf_counter() - started
+    return result
 
 
-# ---------------------------------------------------------------------------- the engine
-
-
-@functools.cache
-def _threadpools() -> ThreadpoolController:
-    """The process's BLAS/OpenMP thread pools (inspected once)."""
-    return ThreadpoolController()
-
-
-def _run(
-    market: Market, config: RetrainConfig, progress: bool, outcomes: Sequence[TradeOutcome] | None
-) -> dict[str, Any]:
-    close = np.asarray(market.close, dtype=np.float64)
-    n, k = close.shape
-    h, window = config.horizon, config.train_window
-    features = compute_features(market.open, market.high, market.low, close, market.volume)
-    codes = detect_regimes(close)
-    n_feat = features.shape[-1]
-    flat_x = design_matrix(features.reshape(n * k, n_feat), codes.reshape(n * k), config)
-    valid = np.isfinite(flat_x).all(axis=1)
-
-    forward = np.full((n, k), np.nan)
-    if n > h:
-        forward[: n - h] = close[h:] / close[:-h] - 1.0
-    flat_forward = forward.reshape(n * k)
-    flat_label = (flat_forward > 0).astype(np.int64)
-
-    days = decision_days(n, config)
-    refits = refit_days(n, config)
-    n_dec = len(days)
-    positions = np.zeros((n, k))
-    probs = np.full((n_dec, k), np.nan)
-    sig = np.zeros((n_dec, k), dtype=np.int64)
-    thresholds = np.empty((n_dec, 2))
-
-    # own trades, in decision order: (decision number, ticker) of every non-neutral decision
-    tr_dec = np.empty(n_dec * k, dtype=np.int64)
-    tr_tic = np.empty(n_dec * k, dtype=np.int64)
-    n_tr = 0
-    external = (
-        _Outcomes(outcomes, market, features, codes, config)
-        if config.feedback_loop and outcomes
-        else None
+def _start(market: Market, config: RetrainConfig, outcomes: Sequence[TradeOutcome] | None) -> Run:
+    hooks = hooks_for(config)
+    schedule = Schedule.build(market.n_days, config)
+    n_decisions, k = len(schedule.days), market.n_tickers
+    return Run(
+        config=config,
+        hooks=hooks,
+        data=MarketData.build(market, config, outcomes),
+        schedule=schedule,
+        decisions=Decisions.empty(n_decisions, k),
+        book=Book.empty(market.n_days, k, n_decisions),
+        fits=FitLog(),
+        thresholds=hooks.thresholds(),
     )
-    adaptive = AdaptiveThresholds(config) if config.adaptive_thresholds else None
-    static = static_thresholds(config)
-    dates = market.dates.values
-
-    model = None
-    fit_log: list[tuple] = []
-    coefs: list[np.ndarray] = []
-    fit_seconds = 0.0
-    ticker_range = np.arange(k)
-    bounds = np.searchsorted(days, refits)  # first decision of each refit segment
-    segments = range(len(refits))
-    if progress:
-        from tqdm.auto import tqdm
-
-        segments = tqdm(segments, desc=f"walk_forward {config.label}", unit="refit")
-    for s in segments:
-        refit = int(refits[s])
-        # ---- training set at the close of `refit` (purged: t + h <= refit)
-        lo, hi = max(refit - window, 0), refit - h
-        rows = slice(lo * k, (hi + 1) * k) if hi >= lo else slice(0, 0)
-        ok = valid[rows]
-        X, y, fwd = flat_x[rows], flat_label[rows], flat_forward[rows]
-        if not ok.all():
-            X, y, fwd = X[ok], y[ok], fwd[ok]
-        w = training_weights(fwd, config)
-        n_market, n_feedback = len(y), 0
-        if config.feedback_loop:
-            own = tr_dec[:n_tr]
-            entry = days[own]
-            use = (entry + h < refit) & (entry >= lo)
-            parts_x, parts_y, parts_w = [], [], []
-            if use.any():
-                e, j = entry[use], tr_tic[:n_tr][use]
-                sign = sig[own[use], j].astype(np.float64)
-                p0, p1 = close[e, j], close[e + h, j]
-                parts_x.append(design_matrix(features[e, j], codes[e, j], config))
-                parts_y.append(outcome_label(p0, p1))
-                parts_w.append(outcome_weight(signed_pnl(sign, p0, p1), config))
-            if external is not None and external.n:
-                sel = external.select(dates[refit], dates[lo])
-                if sel.any():
-                    parts_x.append(
-                        design_matrix(external.features[sel], external.regimes[sel], config)
-                    )
-                    parts_y.append(external.labels[sel])
-                    parts_w.append(external.weights[sel])
-            if parts_x:
-                n_feedback = sum(len(p) for p in parts_y)
-                X = np.concatenate([X, *parts_x])
-                y = np.concatenate([y, *parts_y])
-                w = np.concatenate([np.ones(n_market) if w is None else w, *parts_w])
-        fitted = can_fit(y, config)
-        n_iter, seconds = 0, 0.0
-        if fitted:
-            t0 = time.perf_counter()
-            model = fit_model(X, y, w, config)
-            seconds = time.perf_counter() - t0
-            fit_seconds += seconds
-            logit = model[-1]
-            n_iter = int(logit.n_iter_[0])
-            coefs.append(np.append(logit.coef_[0], logit.intercept_[0]))
-        fit_log.append((refit, fitted, n_market, n_feedback, int(y.sum()), n_iter, seconds))
-
-        # ---- decisions of this segment, predicted in one call
-        first = bounds[s]
-        last = bounds[s + 1] if s + 1 < len(refits) else n_dec
-        if first == last:
-            continue
-        seg_days = days[first:last]
-        if model is not None:
-            seg_rows = (seg_days[:, None] * k + ticker_range).ravel()
-            ok = valid[seg_rows]
-            p = np.full(len(seg_rows), np.nan)
-            if ok.any():
-                p[ok] = predict_proba(model, flat_x[seg_rows[ok]])
-            probs[first:last] = p.reshape(-1, k)
-        for i in range(first, last):
-            t = int(days[i])
-            p = probs[i]
-            long_t, short_t = adaptive.thresholds if adaptive is not None else static
-            thresholds[i] = long_t, short_t
-            code = signal_codes(p, long_t, short_t)
-            sig[i] = code
-            if adaptive is not None:
-                adaptive.observe(p)
-            traded = np.flatnonzero(code)
-            if traded.size:
-                positions[t : t + h, traded] = code[traded] * position_size(p[traded], config)
-                tr_dec[n_tr : n_tr + traded.size] = i
-                tr_tic[n_tr : n_tr + traded.size] = traded
-                n_tr += traded.size
-
-    return {
-        "features": features,
-        "codes": codes,
-        "forward": forward,
-        "days": days,
-        "positions": positions,
-        "probs": probs,
-        "sig": sig,
-        "thresholds": thresholds,
-        "tr_dec": tr_dec[:n_tr],
-        "tr_tic": tr_tic[:n_tr],
-        "fit_log": fit_log,
-        "coefs": coefs,
-        "fit_seconds": fit_seconds,
-    }
 
 
-# ---------------------------------------------------------------------------- outputs
-
-
-def _assemble(
-    market: Market, config: RetrainConfig, st: dict[str, Any], started: float
-) -> WalkForwardResult:
-    close = np.asarray(market.close, dtype=np.float64)
-    n, k = close.shape
-    h = config.horizon
+def _result(market: Market, run: Run) -> WalkForwardResult:
+    """Steps 4 and 5 (mark to market, close trades) and the result's tables."""
+    config, data, days = run.config, run.data, run.schedule.days
     dates, tickers = market.dates, list(market.tickers)
-    days, positions, probs, sig = st["days"], st["positions"], st["probs"], st["sig"]
-    d0 = first_decision_day(config)
-
-    # daily portfolio returns: yesterday's book times today's move, minus trading costs
-    simple = np.zeros((n, k))
-    simple[1:] = close[1:] / close[:-1] - 1.0
-    held = np.zeros((n, k))
-    held[1:] = positions[:-1]
-    trade = np.abs(np.diff(positions, axis=0, prepend=0.0))
-    net = (held * simple).sum(axis=1) / k - config.cost_bps * 1e-4 * trade.sum(axis=1) / k
-    start = min(d0, n)
+    positions, probs, codes = run.book.positions, run.decisions.probs, run.decisions.codes
+    start = min(first_decision_day(config), market.n_days)
+    net = mark_to_market(positions, data.close, config.cost_bps)
     returns = pd.Series(net[start:], index=dates[start:], name=config.label)
-
-    full_probs = np.full((n, k), np.nan)
+    decision, ticker = run.book.opened()
+    trades = close_trades(
+        decision=decision,
+        ticker=ticker,
+        decision_day=days,
+        codes=codes,
+        probs=probs,
+        positions=positions,
+        close=data.close,
+        regimes=data.regimes,
+        dates=dates,
+        tickers=tickers,
+        horizon=config.horizon,
+        lag=config.execution_lag,
+    )
+    fits, coefficients = fit_tables(
+        run.fits.rows, run.fits.coefficients, dates, [*design_columns(config), "intercept"]
+    )
+    full_probs = np.full(positions.shape, np.nan)
     full_probs[days] = probs
-    dec_dates = dates[days]
-
-    # closed trades
-    dec, tic = st["tr_dec"], st["tr_tic"]
-    entry = days[dec]
-    closed = entry + h <= n - 1
-    dec, tic, entry = dec[closed], tic[closed], entry[closed]
-    exit_ = entry + h
-    side = sig[dec, tic]
-    prob = probs[dec, tic]
-    size = np.abs(positions[entry, tic])
-    p0, p1 = close[entry, tic], close[exit_, tic]
-    pnl = signed_pnl(side.astype(np.float64), p0, p1)
-    trades = pd.DataFrame(
-        {
-            "ticker": np.array(tickers, dtype=object)[tic],
-            "entry_date": dates[entry],
-            "exit_date": dates[exit_],
-            "side": SIDES[side + 1],
-            "size": size,
-            "prob": prob,
-            "confidence": confidence(prob),
-            "regime": regime_names(st["codes"][entry, tic]),
-            "entry_price": p0,
-            "exit_price": p1,
-            "pnl_pct": pnl,
-            "trade_return": size * pnl,
-        }
+    decision_dates = dates[days]
+    forward = data.panel.forward.reshape(positions.shape)[days]
+    metrics = summarise(
+        returns,
+        positions[start:],
+        trades["trade_return"].to_numpy(),
+        codes,
+        probs,
+        forward,
+        len(coefficients),
     )
-
-    fits = pd.DataFrame(
-        st["fit_log"],
-        columns=["day", "fitted", "n_market", "n_feedback", "n_positive", "n_iter", "seconds"],
-    )
-    fits.insert(0, "date", dates[fits["day"].to_numpy(dtype=np.int64)])
-    fits = fits.drop(columns="day")
-    fit_dates = fits.loc[fits["fitted"], "date"]
-    columns = [*design_columns(config), "intercept"]
-    coefficients = pd.DataFrame(
-        np.array(st["coefs"]).reshape(len(st["coefs"]), len(columns)),
-        index=pd.DatetimeIndex(fit_dates, name="date"),
-        columns=columns,
-    )
-
-    # hit rate of decisions: sign(p - 0.5) against the realised h-day direction
-    fwd = st["forward"][days]
-    scored = np.isfinite(probs) & np.isfinite(fwd) & (probs != 0.5) & (fwd != 0)
-    hits = np.sign(probs[scored] - 0.5) == np.sign(fwd[scored])
-    metrics = _metrics(returns, positions[start:], trades["trade_return"].to_numpy(), sig)
-    metrics["hit_rate"] = float(hits.mean()) if hits.size else float("nan")
-    metrics["n_scored_decisions"] = float(hits.size)
-    metrics["n_fits"] = float(len(fit_dates))
-
-    result = WalkForwardResult(
+    regime_frame = pd.DataFrame(regime_names(data.regimes), index=dates, columns=tickers)
+    return WalkForwardResult(
         config=config,
         market_name=market.name,
         returns=returns,
         positions=pd.DataFrame(positions, index=dates, columns=tickers),
         probabilities=pd.DataFrame(full_probs, index=dates, columns=tickers),
-        signals=pd.DataFrame(SIDES[sig + 1], index=dec_dates, columns=tickers),
+        signals=pd.DataFrame(SIDES[codes + 1], index=decision_dates, columns=tickers),
         thresholds=pd.DataFrame(
-            st["thresholds"], index=dec_dates, columns=["long_threshold", "short_threshold"]
+            run.decisions.thresholds,
+            index=decision_dates,
+            columns=["long_threshold", "short_threshold"],
         ),
         trades=trades,
-        regimes=pd.DataFrame(regime_names(st["codes"]), index=dates, columns=tickers),
+        regimes=regime_frame,
         market_regimes=pd.Series(
-            regime_names(detect_market_regimes(close)), index=dates, name="detected_regime"
+            regime_names(detect_market_regimes(data.close)), index=dates, name="detected_regime"
         ),
         fits=fits,
         coefficients=coefficients,
         metrics=metrics,
-        fit_seconds=st["fit_seconds"],
+        fit_seconds=run.fits.seconds,
         total_seconds=0.0,
-        features=st["features"],
+        features=data.features,
     )
-    result.total_seconds = time.perf_counter() - started
-    return result
-
-
-def _metrics(
-    returns: pd.Series, positions: np.ndarray, trade_returns: np.ndarray, sig: np.ndarray
-) -> dict[str, float]:
-    """Portfolio, trade and signal summaries (``retrainlab.metrics``), as one flat dict."""
-    from retrainlab.analytics import metrics as m
-
-    out = dict(m.portfolio_metrics(returns.to_numpy(), positions))
-    out.update(m.trade_metrics(trade_returns))
-    n_long, n_short = float(np.sum(sig > 0)), float(np.sum(sig < 0))
-    out.update(
-        {
-            "n_long": n_long,
-            "n_short": n_short,
-            "n_neutral": float(sig.size) - n_long - n_short,
-            "buy_sell_ratio": (
-                n_long / n_short if n_short else (float("inf") if n_long else float("nan"))
-            ),
-        }
-    )
-    return out

@@ -12,15 +12,15 @@ import numpy as np
 import pandas as pd
 
 from retrainlab.common.names import suggest
-from retrainlab.engine.market import (
+from retrainlab.engine.bars import (
     DATE_COLUMNS,
     PRICE_FIELDS,
-    Market,
     column_keys,
-    load_prices,
     normalise_column,
     validate_bars,
 )
+from retrainlab.engine.market import Market
+from retrainlab.engine.prices import load_prices
 
 # ============================================================================ price histories
 

@@ -1,129 +1,82 @@
-"""The facade's training set: pooled market samples plus recorded outcomes; validation."""
+"""The facade's training set and validation, built by the engine's own refit code.
+
+``retrainlab.engine.training`` is the one code path: ``market_samples`` (the walk-forward's
+window rows, pooled over symbols in (time, symbol) order), ``training_set`` (weights and extra
+samples through the fixes' hooks) and ``fit`` (one BLAS thread). This module adds what only the
+facade needs: recorded ``TradeOutcome`` s as an ``OutcomeTable``, and the hold-out validation.
+"""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
+from sklearn.metrics import log_loss, roc_auc_score
 
 from retrainlab.engine.config import RetrainConfig
-from retrainlab.engine.features import FEATURE_NAMES, compute_features
-from retrainlab.engine.fixes.feedback_loop import TradeOutcome, feedback_samples
-from retrainlab.engine.fixes.profit_weighted_loss import training_weights
-from retrainlab.engine.fixes.regime_awareness import detect_regimes
-from retrainlab.engine.model import can_fit, design_columns, design_matrix, fit_model, predict_proba
-from retrainlab.live.inputs import Bars
+from retrainlab.engine.fixes.feedback_loop import TradeOutcome
+from retrainlab.engine.model import fit_model, predict_proba
+from retrainlab.engine.outcomes import ExtraSamples, OutcomeTable
+from retrainlab.engine.training import (
+    MarketSamples,
+    TrainingSet,
+    combine,
+    fit,
+    market_samples,
+    one_thread,
+    training_set,
+)
+
+__all__ = [
+    "HOLDOUT_FRACTION",
+    "MarketSamples",
+    "TrainingSet",
+    "assemble",
+    "fit_one_thread",
+    "market_samples",
+    "no_feedback",
+    "outcome_table",
+    "retrain_set",
+    "validate_holdout",
+]
 
 #: Share of the most recent sample rows held out to validate a retrain.
 HOLDOUT_FRACTION: float = 0.2
 
-# ============================================================================ training set
+
+def outcome_table(
+    outcomes: Iterable[TradeOutcome], before: Any = None, since: Any = None
+) -> OutcomeTable:
+    """The recorded outcomes a retrain may learn from: with entry features, closed strictly
+    before ``before`` (default: all; every recorded trade is closed) and, with ``since``,
+    entered at or after it (the start of the training window, as in the walk-forward)."""
+    rows = [
+        o
+        for o in outcomes
+        if o.features is not None
+        and (before is None or o.exit_time < before)
+        and (since is None or o.entry_time >= since)
+    ]
+    return OutcomeTable.from_records(rows)
 
 
-@functools.cache
-def _threadpools() -> Any:
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
+def retrain_set(
+    histories: Mapping[str, Any], outcomes: Iterable[TradeOutcome], config: RetrainConfig
+) -> tuple[MarketSamples, TrainingSet]:
+    """A retrain's pooled market samples and its training set (the recorded outcomes go to
+    the ``extra_samples`` hook, as the walk-forward's own trades do at a refit)."""
+    samples = market_samples(histories, config)
+    table = outcome_table(outcomes, since=samples.since)
+    return samples, training_set(samples.X, samples.y, samples.forward, table, config)
 
 
 def fit_one_thread(
     X: np.ndarray, y: np.ndarray, w: np.ndarray | None, config: RetrainConfig
 ) -> Any:
-    """``model.fit_model`` with one BLAS thread, as the walk-forward fits (the result of a BLAS
-    product depends on its thread count in the last bits; this keeps the two identical)."""
-    with _threadpools().limit(limits=1):
+    """``model.fit_model`` with one BLAS thread, as the walk-forward fits (``engine.training``)."""
+    with one_thread():
         return fit_model(X, y, w, config)
-
-
-@dataclass(frozen=True, eq=False)
-class MarketSamples:
-    """Pooled market samples of a set of histories, in (time, symbol) order (``market_samples``)."""
-
-    X: np.ndarray  # design matrix rows
-    y: np.ndarray  # 1 if close[t+h] > close[t]
-    forward: np.ndarray  # close[t+h] / close[t] - 1
-    rel: np.ndarray  # t - R (R = the symbol's last bar); <= -horizon
-    symbol: np.ndarray  # index into symbols
-    symbols: tuple[str, ...]
-    dates: tuple[pd.DatetimeIndex | None, ...]  # per symbol
-    lo: tuple[int, ...]  # first row of each symbol's training window
-
-    def take(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self.X[mask], self.y[mask], self.forward[mask]
-
-    def time_at(self, rel: int) -> pd.Timestamp | None:
-        """Earliest date, over symbols, of the row ``rel`` bars from the end (None if undated)."""
-        times = []
-        for dates in self.dates:
-            if dates is None:
-                return None
-            times.append(dates[max(len(dates) - 1 + rel, 0)])
-        return min(times) if times else None
-
-    @property
-    def since(self) -> pd.Timestamp | None:
-        """Start of the training window (earliest over symbols), if every history is dated."""
-        if not self.dates or any(d is None for d in self.dates):
-            return None
-        return min(d[lo] for d, lo in zip(self.dates, self.lo, strict=True))
-
-
-def market_samples(histories: Mapping[str, Bars], config: RetrainConfig) -> MarketSamples:
-    """The walk-forward's training rows at each history's last bar R, pooled.
-
-    Rows ``max(R - train_window, 0) <= t <= R - horizon`` whose design columns are all finite,
-    labelled ``close[t+h] / close[t] > 1``; ordered by ``t - R`` then symbol, which for histories
-    on one calendar is the walk-forward's own order (row-major over (t, ticker)).
-    """
-    h, window = config.horizon, config.train_window
-    parts: list[tuple] = []
-    symbols, dates, los = [], [], []
-    for j, (symbol, bars) in enumerate(histories.items()):
-        last = bars.n - 1
-        lo, hi = max(last - window, 0), last - h
-        symbols.append(symbol)
-        dates.append(bars.dates)
-        los.append(lo)
-        if hi < lo:
-            continue
-        features = compute_features(bars.open, bars.high, bars.low, bars.close, bars.volume)
-        codes = detect_regimes(bars.close)
-        rows = np.arange(lo, hi + 1)
-        X = design_matrix(features[rows], codes[rows], config)
-        forward = bars.close[rows + h] / bars.close[rows] - 1.0
-        ok = np.isfinite(X).all(axis=1)
-        rows = rows[ok]
-        parts.append(
-            (
-                X[ok],
-                (forward[ok] > 0).astype(np.int64),
-                forward[ok],
-                rows - last,
-                np.full(rows.size, j, dtype=np.int64),
-            )
-        )
-    n_cols = len(design_columns(config))
-    if parts:
-        X, y, fwd, rel, sym = (np.concatenate(p) for p in zip(*parts, strict=True))
-    else:
-        X, y, fwd = np.empty((0, n_cols)), np.empty(0, np.int64), np.empty(0)
-        rel, sym = np.empty(0, np.int64), np.empty(0, np.int64)
-    order = np.lexsort((sym, rel))
-    return MarketSamples(
-        X[order],
-        y[order],
-        fwd[order],
-        rel[order],
-        sym[order],
-        tuple(symbols),
-        tuple(dates),
-        tuple(los),
-    )
 
 
 def assemble(
@@ -133,32 +86,20 @@ def assemble(
     feedback: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     config: RetrainConfig,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
-    """Market samples plus feedback samples, weighted as in the walk-forward's refit."""
-    w = training_weights(forward, config)
-    fx, fr, fy, fw = feedback
-    if not config.feedback_loop or len(fy) == 0:
-        return X, y, w, 0
-    X = np.concatenate([X, design_matrix(fx, fr, config)])
-    y = np.concatenate([y, fy])
-    w = np.concatenate([np.ones(len(forward)) if w is None else w, fw])
-    return X, y, w, len(fy)
+    """Market samples plus already-built feedback samples (``feedback_samples``), weighted as in
+    the walk-forward's refit (``engine.training.combine``). Prefer ``retrain_set``."""
+    ts = combine(X, y, forward, ExtraSamples(*feedback), config)
+    return ts.X, ts.y, ts.weights, ts.n_feedback
 
 
 def no_feedback() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    return (
-        np.empty((0, len(FEATURE_NAMES))),
-        np.empty(0, np.int64),
-        np.empty(0, np.int64),
-        np.empty(0),
-    )
+    return ExtraSamples.none().as_tuple()
 
 
 def validate_holdout(
     samples: MarketSamples, outcomes: list[TradeOutcome], config: RetrainConfig
 ) -> dict[str, Any]:
     """Hold-out scores of a model fitted on the earlier, purged samples (module docstring)."""
-    from sklearn.metrics import log_loss, roc_auc_score
-
     h = config.horizon
     rows = np.unique(samples.rel)
     out: dict[str, Any] = {"holdout_fraction": HOLDOUT_FRACTION}
@@ -170,11 +111,14 @@ def validate_holdout(
     test = samples.rel >= t0
     train = samples.rel + h <= t0
     Xt, yt, ft = samples.take(train)
-    feedback = no_feedback()
     start = samples.time_at(t0)
-    if config.feedback_loop and start is not None:
-        feedback = feedback_samples(outcomes, start, config, since=samples.since)
-    X, y, w, n_fb = assemble(Xt, yt, ft, feedback, config)
+    table = (
+        outcome_table(outcomes, before=start, since=samples.since)
+        if start is not None
+        else OutcomeTable.empty()
+    )
+    ts = training_set(Xt, yt, ft, table, config)
+    y, w, n_fb = ts.y, ts.weights, ts.n_feedback
     out.update(
         {
             "holdout_rows": m,
@@ -185,10 +129,10 @@ def validate_holdout(
             "holdout_start": start,
         }
     )
-    if not can_fit(y, config):
+    model = fit(ts, config)
+    if model is None:
         out["skipped"] = f"cannot fit on the {len(y)} earlier samples ({int(np.sum(y))} positive)"
         return out
-    model = fit_one_thread(X, y, w, config)
     y_test = samples.y[test]
     p = predict_proba(model, samples.X[test])
     base = float(np.average(y, weights=w)) if w is not None else float(np.mean(y))

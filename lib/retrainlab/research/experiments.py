@@ -29,8 +29,10 @@ from retrainlab import __version__
 from retrainlab.analytics import metrics
 from retrainlab.analytics.stats import compare_paired
 from retrainlab.common.names import check_name
+from retrainlab.engine import prices
 from retrainlab.engine.config import FIXES, NEW, OLD, RetrainConfig
-from retrainlab.engine.market import Market, load_real_market
+from retrainlab.engine.market import Market
+from retrainlab.engine.prices import load_real_market
 from retrainlab.engine.synthetic import generate_market
 from retrainlab.engine.walkforward import walk_forward
 
@@ -39,7 +41,7 @@ DASK_ENV = "RETRAINLAB_DASK_SCHEDULER"
 DEFAULT_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "joblib"
 #: Cost levels (bps per unit of turnover) every run is also scored at.
 COSTS_BPS: tuple[float, ...] = (0.0, 5.0, 10.0, 20.0)
-REAL_MARKETS: tuple[str, ...] = ("sp500", "nasdaq")
+REAL_MARKETS: tuple[str, ...] = tuple(prices.REAL_MARKETS)  # home: engine.prices
 
 
 # --------------------------------------------------------------------------- markets
@@ -75,7 +77,7 @@ class MarketSpec:
             market = load_real_market(self.kind)
             if self.n_days == 0 or self.n_days >= market.n_days:
                 return market
-            return market._slice(slice(market.n_days - self.n_days, market.n_days))
+            return market.tail(self.n_days)
         if data_dir is not None and self.path(data_dir).exists():
             return Market.from_parquet(self.path(data_dir))
         return generate_market(

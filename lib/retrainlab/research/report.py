@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from retrainlab.common.jsonio import read_results
+from retrainlab.engine.fixes import DESCRIPTIONS
 from retrainlab.published.document import published_document_table
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -313,29 +314,7 @@ if __name__ == "__main__":
 
 
 # --------------------------------------------------------------------------- the study's sections
-FIX_DESCRIPTIONS: dict[str, tuple[str, str]] = {
-    "profit_weighted_loss": (
-        "Wrong loss function",
-        "plain cross-entropy → samples weighted by |forward return|",
-    ),
-    "feedback_loop": (
-        "No performance feedback loop",
-        "closed trades re-enter training (label bug fixed)",
-    ),
-    "adaptive_thresholds": (
-        "Static thresholds (0.52 / 0.48)",
-        "thresholds from the model's own trailing probabilities",
-    ),
-    "regime_awareness": (
-        "No regime awareness",
-        "detected regime as inputs and regime × feature interactions",
-    ),
-    "long_lookback": ("Training data too short", "30-day → 252-day training window"),
-    "confidence_sizing": (
-        "No confidence-weighted positions",
-        "size 1 → 0.5 + m(p), the AFML bet-size function",
-    ),
-}
+FIX_DESCRIPTIONS: dict[str, tuple[str, str]] = DESCRIPTIONS  # home: engine.fixes (each module)
 
 
 def _diff_cells(s: Mapping[str, Any], digits: int = 2, pct: bool = False) -> list[str]:

@@ -20,12 +20,21 @@ Quantiles are numpy's default (linear interpolation).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from retrainlab.engine.config import RetrainConfig
+from retrainlab.engine.config import RetrainConfig
+from retrainlab.engine.decisions import classify, signal_codes, static_thresholds
+
+__all__ = ["AdaptiveThresholds", "classify", "signal_codes", "static_thresholds"]
+
+PROBLEM = (
+    f"Static thresholds ({RetrainConfig().long_threshold:.2f} / "
+    f"{RetrainConfig().short_threshold:.2f})"
+)
+CHANGE = "thresholds from the model's own trailing probabilities"
 
 _PARAMS = (
     "adaptive_base_long",
@@ -36,27 +45,6 @@ _PARAMS = (
     "threshold_history",
     "threshold_min_history",
 )
-
-
-def classify(
-    p: np.ndarray | float, long_threshold: float, short_threshold: float
-) -> np.ndarray | str:
-    """ "long" if ``p > long_threshold``, "short" if ``p < short_threshold``, else "neutral".
-
-    NaN (no prediction) is "neutral". Works on a scalar (returns a str) or an array (returns an
-    object array of the same shape).
-    """
-    codes = signal_codes(p, long_threshold, short_threshold)
-    names = np.array(["short", "neutral", "long"], dtype=object)[codes + 1]
-    return str(names) if np.ndim(p) == 0 else names
-
-
-def signal_codes(
-    p: np.ndarray | float, long_threshold: float, short_threshold: float
-) -> np.ndarray:
-    """+1 (long), -1 (short) or 0 (neutral, also for NaN) as an int array of ``p``'s shape."""
-    p = np.asarray(p, dtype=np.float64)
-    return (p > long_threshold).astype(np.int64) - (p < short_threshold).astype(np.int64)
 
 
 class AdaptiveThresholds:
@@ -78,8 +66,6 @@ class AdaptiveThresholds:
 
     def __init__(self, config: RetrainConfig | None = None) -> None:
         if config is None:
-            from retrainlab.engine.config import RetrainConfig
-
             config = RetrainConfig()
         for name in _PARAMS:
             setattr(self, name, getattr(config, name))
@@ -157,6 +143,9 @@ class AdaptiveThresholds:
         )
 
 
-def static_thresholds(config: RetrainConfig) -> tuple[float, float]:
-    """OLD's fixed ``(long_threshold, short_threshold)``."""
-    return float(config.long_threshold), float(config.short_threshold)
+def adaptive_policy(config: RetrainConfig) -> AdaptiveThresholds:
+    """The ``thresholds`` hook: a fresh ``AdaptiveThresholds`` for ``config``."""
+    return AdaptiveThresholds(config)
+
+
+HOOKS: dict[str, Callable] = {"thresholds": adaptive_policy}

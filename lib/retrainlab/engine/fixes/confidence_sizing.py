@@ -11,13 +11,15 @@ are smaller than OLD's; compare systems at equal risk, not by total return.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import numpy as np
 from scipy.special import ndtr
 
-if TYPE_CHECKING:
-    from retrainlab.engine.config import RetrainConfig
+from retrainlab.engine.config import RetrainConfig
+
+PROBLEM = "No confidence-weighted positions"
+CHANGE = "size 1 → 0.5 + m(p), the AFML bet-size function"
 
 
 def signed_bet(p: np.ndarray | float) -> np.ndarray | float:
@@ -48,3 +50,11 @@ def position_size(p: np.ndarray | float, config: RetrainConfig) -> np.ndarray | 
     if np.ndim(p) == 0:
         return 1.0
     return np.ones(np.shape(p))
+
+
+def sized_by_confidence(p: np.ndarray, config: RetrainConfig) -> np.ndarray:
+    """The ``position_size`` hook: ``bet_size(p)``."""
+    return bet_size(p)
+
+
+HOOKS: dict[str, Callable] = {"position_size": sized_by_confidence}

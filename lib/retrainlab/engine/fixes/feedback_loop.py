@@ -22,16 +22,29 @@ for large moves and for losses. Its measured effect should be read in that light
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from retrainlab.common.names import check_name
+from retrainlab.engine.config import RetrainConfig
 from retrainlab.engine.features import FEATURE_NAMES
+from retrainlab.engine.outcomes import ExtraSamples, OutcomeTable, signed_pnl
 
-if TYPE_CHECKING:
-    from retrainlab.engine.config import RetrainConfig
+__all__ = [
+    "DIRECTIONS",
+    "TradeOutcome",
+    "feedback_samples",
+    "outcome_label",
+    "outcome_samples",
+    "outcome_weight",
+    "signed_pnl",
+]
+
+PROBLEM = "No performance feedback loop"
+CHANGE = "closed trades re-enter training (label bug fixed)"
 
 DIRECTIONS: tuple[str, ...] = ("long", "short")
 
@@ -51,15 +64,6 @@ def outcome_weight(pnl_pct: np.ndarray | float, config: RetrainConfig) -> np.nda
         pnl < 0, config.feedback_loss_multiplier, 1.0
     )
     return float(weight) if weight.ndim == 0 else weight
-
-
-def signed_pnl(
-    direction_sign: np.ndarray | float,
-    entry_price: np.ndarray | float,
-    exit_price: np.ndarray | float,
-) -> np.ndarray | float:
-    """``sign * (exit / entry - 1)``: the trade's return before sizing, sign +1 long, -1 short."""
-    return np.asarray(direction_sign) * (np.asarray(exit_price) / np.asarray(entry_price) - 1.0)
 
 
 @dataclass(frozen=True)
@@ -93,8 +97,6 @@ class TradeOutcome:
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
-            from retrainlab.common.names import check_name
-
             check_name(self.direction, DIRECTIONS, "trade direction")
         if not (self.entry_price > 0 and self.exit_price > 0):
             raise ValueError(
@@ -132,8 +134,6 @@ class TradeOutcome:
     def weight_for(self, config: RetrainConfig | None) -> float:
         """Training weight under ``config``'s feedback scales (see ``outcome_weight``)."""
         if config is None:
-            from retrainlab.engine.config import RetrainConfig
-
             config = RetrainConfig()
         return outcome_weight(self.pnl_pct, config)
 
@@ -143,6 +143,42 @@ class TradeOutcome:
         if self.features is not None:
             values["features"] = [float(x) for x in self.features]
         return values
+
+
+def samples_from_trades(
+    features: np.ndarray,
+    regimes: np.ndarray,
+    entry_price: np.ndarray,
+    exit_price: np.ndarray,
+    sign: np.ndarray,
+    config: RetrainConfig,
+) -> ExtraSamples:
+    """One feedback sample per closed trade: label ``outcome_label``, weight ``outcome_weight``."""
+    labels = outcome_label(entry_price, exit_price)
+    weights = outcome_weight(signed_pnl(sign, entry_price, exit_price), config)
+    return ExtraSamples(
+        np.asarray(features, dtype=np.float64).reshape(-1, len(FEATURE_NAMES)),
+        np.asarray(regimes, dtype=np.int64),
+        np.atleast_1d(labels),
+        np.atleast_1d(weights),
+    )
+
+
+def outcome_samples(outcomes: OutcomeTable, config: RetrainConfig) -> ExtraSamples:
+    """The ``extra_samples`` hook: the closed trades the engine selected, as feedback samples."""
+    if outcomes.n == 0:
+        return ExtraSamples.none()
+    return samples_from_trades(
+        outcomes.features,
+        outcomes.regimes,
+        outcomes.entry_price,
+        outcomes.exit_price,
+        outcomes.sign,
+        config,
+    )
+
+
+HOOKS: dict[str, Callable] = {"extra_samples": outcome_samples}
 
 
 def feedback_samples(
@@ -168,19 +204,13 @@ def feedback_samples(
         and o.exit_time < before
         and (since is None or o.entry_time >= since)
     ]
-    n_features = len(FEATURE_NAMES)
     if not rows:
-        return (
-            np.empty((0, n_features)),
-            np.empty(0, dtype=np.int64),
-            np.empty(0, dtype=np.int64),
-            np.empty(0),
-        )
-    features = np.vstack([o.features for o in rows])
-    regimes = np.array([o.regime for o in rows], dtype=np.int64)
-    entry = np.array([o.entry_price for o in rows], dtype=np.float64)
-    exit_ = np.array([o.exit_price for o in rows], dtype=np.float64)
-    sign = np.array([o.sign for o in rows], dtype=np.float64)
-    labels = outcome_label(entry, exit_)
-    weights = outcome_weight(signed_pnl(sign, entry, exit_), config)
-    return features, regimes, np.atleast_1d(labels), np.atleast_1d(weights)
+        return ExtraSamples.none().as_tuple()
+    return samples_from_trades(
+        np.vstack([o.features for o in rows]),
+        np.array([o.regime for o in rows], dtype=np.int64),
+        np.array([o.entry_price for o in rows], dtype=np.float64),
+        np.array([o.exit_price for o in rows], dtype=np.float64),
+        np.array([o.sign for o in rows], dtype=np.float64),
+        config,
+    ).as_tuple()

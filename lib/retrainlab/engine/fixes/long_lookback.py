@@ -6,12 +6,17 @@ The published report's reason: 30 days of samples is too few to estimate anythin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-if TYPE_CHECKING:
-    from retrainlab.engine.config import RetrainConfig
+from retrainlab.engine.config import RetrainConfig
+
+PROBLEM = "Training data too short"
+CHANGE = f"{RetrainConfig().short_window}-day → {RetrainConfig().long_window}-day training window"
 
 
-def training_window(config: RetrainConfig) -> int:
-    """Number of trailing days whose samples may train the model at a retrain date."""
-    return config.long_window if config.long_lookback else config.short_window
+def long_window(config: RetrainConfig) -> int:
+    """The ``training_window`` hook: ``config.long_window`` trailing days."""
+    return config.long_window
+
+
+HOOKS: dict[str, Callable] = {"training_window": long_window}

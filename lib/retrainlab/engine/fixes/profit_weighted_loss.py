@@ -8,12 +8,14 @@ trader's P&L cares about. With the switch off every sample weighs 1.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from retrainlab.engine.config import RetrainConfig
+from retrainlab.engine.config import RetrainConfig
+
+PROBLEM = "Wrong loss function"
+CHANGE = "plain cross-entropy → samples weighted by |forward return|"
 
 
 def sample_weights(forward_returns: np.ndarray) -> np.ndarray:
@@ -32,9 +34,17 @@ def sample_weights(forward_returns: np.ndarray) -> np.ndarray:
     return r / mean
 
 
+def weigh_market_samples(forward_returns: np.ndarray, config: RetrainConfig) -> np.ndarray:
+    """The ``sample_weights`` hook: ``|forward return|`` scaled to mean 1 over the window."""
+    return sample_weights(forward_returns)
+
+
 def training_weights(forward_returns: np.ndarray, config: RetrainConfig) -> np.ndarray | None:
     """The market samples' weights under ``config``: ``sample_weights`` if the fix is on, else None
     (unweighted, i.e. all 1)."""
     if not config.profit_weighted_loss:
         return None
     return sample_weights(forward_returns)
+
+
+HOOKS: dict[str, Callable] = {"sample_weights": weigh_market_samples}

@@ -12,7 +12,7 @@ the 20-day volatility of the ticker's own closes (row ``t`` uses closes ``t-60 .
 4. else **sideways**.
 
 Volatility is checked first because in stress the trend rules are unreliable. Codes follow
-``retrainlab.market.REGIMES`` (0 bull, 1 bear, 2 volatile, 3 sideways); -1 where the 60-day
+``retrainlab.engine.regimes.REGIMES`` (0 bull, 1 bear, 2 volatile, 3 sideways); -1 where the 60-day
 window is not full. The thresholds were chosen a priori, not fitted to any synthetic truth.
 
 For the model, ``regime_design`` appends one-hot regime columns and regime x feature
@@ -22,22 +22,44 @@ different sign in each regime. Rows with an undefined regime get zeros in every 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from retrainlab.engine.features import lag_ratio, log_returns, rolling_std
-from retrainlab.engine.market import REGIMES
+from retrainlab.engine.config import RetrainConfig
+from retrainlab.engine.features import MIN_HISTORY, lag_ratio, log_returns, rolling_std
+from retrainlab.engine.regimes import (
+    BEAR,
+    BULL,
+    REGIMES,
+    SIDEWAYS,
+    UNDEFINED,
+    VOLATILE,
+    regime_names,
+)
+
+__all__ = [
+    "REGIME_HISTORY",
+    "TREND_RETURN",
+    "VOLATILE_VOL",
+    "detect_market_regimes",
+    "detect_regimes",
+    "market_index",
+    "regime_columns",
+    "regime_design",
+    "regime_names",
+]
+
+PROBLEM = "No regime awareness"
+CHANGE = "detected regime as inputs and regime × feature interactions"
 
 #: Annualised 20-day volatility above which a day is "volatile".
 VOLATILE_VOL: float = 0.30
 #: 60-day return beyond which a day is trending (bull above +x, bear below -x).
 TREND_RETURN: float = 0.05
-#: Rows needed before the regime is defined (the 60-day return needs close[t-60]).
-REGIME_HISTORY: int = 61
-
-BULL, BEAR, VOLATILE, SIDEWAYS = range(4)
-UNDEFINED = -1
+#: Rows needed before the regime is defined (the 60-day return needs close[t-60]): the
+#: features' longest window too, so it is the engine's one minimum history.
+REGIME_HISTORY: int = MIN_HISTORY
 
 
 def detect_regimes(close: np.ndarray) -> np.ndarray:
@@ -78,12 +100,6 @@ def detect_market_regimes(close: np.ndarray) -> np.ndarray:
     return detect_regimes(market_index(close))
 
 
-def regime_names(codes: np.ndarray) -> np.ndarray:
-    """Map codes to names (object array); -1 becomes None."""
-    lookup = np.array([*REGIMES, None], dtype=object)  # index -1 -> None
-    return lookup[np.asarray(codes)]
-
-
 def regime_design(X: np.ndarray, regimes: np.ndarray) -> np.ndarray:
     """Append one-hot regime columns and regime x feature interactions to ``X``.
 
@@ -118,3 +134,20 @@ def regime_columns(feature_names: Sequence[str]) -> list[str]:
     names += [f"regime_{r}" for r in REGIMES]
     names += [f"{r}*{f}" for r in REGIMES for f in feature_names]
     return names
+
+
+def design_with_regimes(
+    features: np.ndarray, regimes: np.ndarray | None, config: RetrainConfig
+) -> np.ndarray:
+    """The ``design`` hook: ``regime_design(features, regimes)`` (regime codes required)."""
+    if regimes is None:
+        raise ValueError("regime_awareness is on: the design matrix needs the regime codes")
+    return regime_design(features, regimes)
+
+
+def columns_with_regimes(feature_names: Sequence[str], config: RetrainConfig) -> list[str]:
+    """The ``design_columns`` hook: ``regime_columns(feature_names)``."""
+    return regime_columns(feature_names)
+
+
+HOOKS: dict[str, Callable] = {"design": design_with_regimes, "design_columns": columns_with_regimes}

@@ -1,0 +1,257 @@
+"""``WalkForwardResult`` and the steps that turn a walk-forward's state into it: marking the
+book to market (daily returns), closing trades, and the summaries (``metrics``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from retrainlab.analytics import metrics as m
+from retrainlab.engine.config import RetrainConfig
+from retrainlab.engine.decisions import SIDES
+from retrainlab.engine.fixes.confidence_sizing import confidence
+from retrainlab.engine.fixes.feedback_loop import TradeOutcome
+from retrainlab.engine.outcomes import signed_pnl
+from retrainlab.engine.regimes import regime_code, regime_names
+
+__all__ = [
+    "TRADE_COLUMNS",
+    "WalkForwardResult",
+    "close_trades",
+    "fit_tables",
+    "mark_to_market",
+    "summarise",
+]
+
+#: Columns of ``WalkForwardResult.trades``.
+TRADE_COLUMNS: tuple[str, ...] = (
+    "ticker",
+    "decision_date",
+    "entry_date",
+    "exit_date",
+    "side",
+    "size",
+    "prob",
+    "confidence",
+    "regime",
+    "entry_price",
+    "exit_price",
+    "pnl_pct",
+    "trade_return",
+)
+
+
+@dataclass(eq=False)
+class WalkForwardResult:
+    """Everything one walk-forward run produced.
+
+    Attributes
+    ----------
+    config : the ``RetrainConfig`` that ran.
+    market_name : ``Market.name``.
+    returns : daily net portfolio returns from the first decision date (``pd.Series``).
+    positions : (dates x tickers) signed size held from each date's close to the next.
+    probabilities : (dates x tickers) the model's P(close[t+h] > close[t]); NaN where no decision
+        or no model.
+    signals : (decision dates x tickers) "long" / "short" / "neutral".
+    thresholds : (decision dates) ``long_threshold`` and ``short_threshold`` in force.
+    trades : one row per closed position (``TRADE_COLUMNS``): ticker, decision_date (the
+        decision's close), entry_date and exit_date (the fills, ``execution_lag`` trading days
+        later, and ``horizon`` days after that), side, size, prob, confidence, regime (at the
+        decision), entry_price, exit_price (closes at the fills), pnl_pct, trade_return.
+    regimes : (dates x tickers) detected regime names (None where undefined).
+    market_regimes : detected regime of the equal-weight index, per date (for comparing with
+        ``Market.regimes``).
+    fits : one row per refit date: date, fitted, n_market, n_feedback, n_positive, n_iter,
+        seconds.
+    coefficients : (fit dates x design columns + "intercept") coefficients of each fitted model
+        (in the scaler's standardised units).
+    metrics : plain floats: ``metrics.portfolio_metrics`` of ``returns`` (positions from the
+        first decision date), ``metrics.trade_metrics`` of ``trades.trade_return``, signal counts
+        (``n_long``, ``n_short``, ``n_neutral``, ``buy_sell_ratio``), ``hit_rate`` (share of
+        decisions with a probability and a known outcome where ``sign(p - 0.5)`` matches the
+        realised h-day direction; neutral decisions included: it scores the model, not the
+        thresholds), ``n_scored_decisions`` and ``n_fits``.
+    fit_seconds, total_seconds : time inside ``fit_model`` and in the whole run.
+    features : (n_days, n_tickers, n_features) base features (``FEATURE_NAMES``).
+    """
+
+    config: RetrainConfig
+    market_name: str
+    returns: pd.Series
+    positions: pd.DataFrame
+    probabilities: pd.DataFrame
+    signals: pd.DataFrame
+    thresholds: pd.DataFrame
+    trades: pd.DataFrame
+    regimes: pd.DataFrame
+    market_regimes: pd.Series
+    fits: pd.DataFrame
+    coefficients: pd.DataFrame
+    metrics: dict[str, float]
+    fit_seconds: float
+    total_seconds: float
+    features: np.ndarray = field(repr=False)
+
+    @property
+    def fit_dates(self) -> list[pd.Timestamp]:
+        """Dates at which a model was actually fitted."""
+        return list(self.fits.loc[self.fits["fitted"], "date"])
+
+    @property
+    def fit_share(self) -> float:
+        """Share of the run's wall time spent inside model fits."""
+        return self.fit_seconds / self.total_seconds if self.total_seconds > 0 else float("nan")
+
+    def trade_outcomes(self) -> list[TradeOutcome]:
+        """The closed trades as ``TradeOutcome`` records (features and regime at the decision)."""
+        tickers = list(self.positions.columns)
+        day = {d: i for i, d in enumerate(self.positions.index)}
+        out = []
+        for row in self.trades.itertuples(index=False):
+            out.append(
+                TradeOutcome(
+                    symbol=row.ticker,
+                    direction=row.side,
+                    entry_price=row.entry_price,
+                    exit_price=row.exit_price,
+                    size=row.size,
+                    entry_time=row.entry_date,
+                    exit_time=row.exit_date,
+                    features=self.features[day[row.decision_date], tickers.index(row.ticker)],
+                    regime=regime_code(row.regime),
+                    probability=row.prob,
+                    confidence=row.confidence,
+                )
+            )
+        return out
+
+    def summary(self) -> pd.Series:
+        """``metrics`` as a Series named after the config's label."""
+        return pd.Series(self.metrics, name=self.config.label)
+
+    def __repr__(self) -> str:
+        metrics = self.metrics
+        return (
+            f"WalkForwardResult({self.config.label} on {self.market_name}: "
+            f"{len(self.returns)} days, {len(self.trades)} trades, "
+            f"sharpe={metrics.get('sharpe_ratio', float('nan')):.3f}, "
+            f"{int(self.fits['fitted'].sum())} fits)"
+        )
+
+
+def mark_to_market(positions: np.ndarray, close: np.ndarray, cost_bps: float) -> np.ndarray:
+    """Daily net portfolio returns: ``mean_j(positions[t-1, j] * simple_return[t, j])`` minus
+    ``cost_bps / 1e4`` times the day's turnover ``mean_j |positions[t, j] - positions[t-1, j]|``."""
+    n, k = close.shape
+    simple = np.zeros((n, k))
+    simple[1:] = close[1:] / close[:-1] - 1.0
+    held = np.zeros((n, k))
+    held[1:] = positions[:-1]
+    trade = np.abs(np.diff(positions, axis=0, prepend=0.0))
+    return (held * simple).sum(axis=1) / k - cost_bps * 1e-4 * trade.sum(axis=1) / k
+
+
+def close_trades(
+    *,
+    decision: np.ndarray,
+    ticker: np.ndarray,
+    decision_day: np.ndarray,
+    codes: np.ndarray,
+    probs: np.ndarray,
+    positions: np.ndarray,
+    close: np.ndarray,
+    regimes: np.ndarray,
+    dates: pd.DatetimeIndex,
+    tickers: list[str],
+    horizon: int,
+    lag: int,
+) -> pd.DataFrame:
+    """The trades whose exit fill lies inside the data, as a ``TRADE_COLUMNS`` frame.
+
+    ``decision``/``ticker``: decision number and ticker of every position opened, in order;
+    a decision on row ``d`` fills at ``d + lag`` and exits ``horizon`` rows later.
+    """
+    n = len(close)
+    entry = decision_day[decision] + lag
+    closed = entry + horizon <= n - 1
+    dec, tic, entry = decision[closed], ticker[closed], entry[closed]
+    dday, exit_ = decision_day[dec], entry + horizon
+    side = codes[dec, tic]
+    prob = probs[dec, tic]
+    size = np.abs(positions[entry, tic])
+    p0, p1 = close[entry, tic], close[exit_, tic]
+    pnl = signed_pnl(side.astype(np.float64), p0, p1)
+    return pd.DataFrame(
+        {
+            "ticker": np.array(tickers, dtype=object)[tic],
+            "decision_date": dates[dday],
+            "entry_date": dates[entry],
+            "exit_date": dates[exit_],
+            "side": SIDES[side + 1],
+            "size": size,
+            "prob": prob,
+            "confidence": confidence(prob),
+            "regime": regime_names(regimes[dday, tic]),
+            "entry_price": p0,
+            "exit_price": p1,
+            "pnl_pct": pnl,
+            "trade_return": size * pnl,
+        },
+        columns=list(TRADE_COLUMNS),
+    )
+
+
+def fit_tables(
+    rows: list[tuple], coefficients: list[np.ndarray], dates: pd.DatetimeIndex, columns: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(fits, coefficients)`` frames: one row per refit (``rows``: day, fitted, n_market,
+    n_feedback, n_positive, n_iter, seconds) and one per fitted model, indexed by date."""
+    fits = pd.DataFrame(
+        rows,
+        columns=["day", "fitted", "n_market", "n_feedback", "n_positive", "n_iter", "seconds"],
+    )
+    fits.insert(0, "date", dates[fits["day"].to_numpy(dtype=np.int64)])
+    fits = fits.drop(columns="day")
+    fit_dates = fits.loc[fits["fitted"], "date"]
+    table = pd.DataFrame(
+        np.array(coefficients).reshape(len(coefficients), len(columns)),
+        index=pd.DatetimeIndex(fit_dates, name="date"),
+        columns=columns,
+    )
+    return fits, table
+
+
+def summarise(
+    returns: pd.Series,
+    positions: np.ndarray,
+    trade_returns: np.ndarray,
+    codes: np.ndarray,
+    probs: np.ndarray,
+    forward: np.ndarray,
+    n_fits: int,
+) -> dict[str, float]:
+    """Portfolio, trade and signal summaries (``retrainlab.analytics.metrics``), the decisions'
+    hit rate (``forward``: each decision's realised h-day return) and ``n_fits``, as one dict."""
+    out = dict(m.portfolio_metrics(returns.to_numpy(), positions))
+    out.update(m.trade_metrics(trade_returns))
+    n_long, n_short = float(np.sum(codes > 0)), float(np.sum(codes < 0))
+    out.update(
+        {
+            "n_long": n_long,
+            "n_short": n_short,
+            "n_neutral": float(codes.size) - n_long - n_short,
+            "buy_sell_ratio": (
+                n_long / n_short if n_short else (float("inf") if n_long else float("nan"))
+            ),
+        }
+    )
+    # hit rate of decisions: sign(p - 0.5) against the realised h-day direction
+    scored = np.isfinite(probs) & np.isfinite(forward) & (probs != 0.5) & (forward != 0)
+    hits = np.sign(probs[scored] - 0.5) == np.sign(forward[scored])
+    out["hit_rate"] = float(hits.mean()) if hits.size else float("nan")
+    out["n_scored_decisions"] = float(hits.size)
+    out["n_fits"] = float(n_fits)
+    return out
