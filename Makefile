@@ -18,11 +18,17 @@ SEEDS       ?= 6
 N_DAYS      ?= 500
 N_TICKERS   ?= 5
 AUDIT_SEEDS ?= 8
+SENS_SEEDS  ?= 3
+REAL_EQ     ?= -p panel_tickers 5 -p panel_days 2016 -p real_days 1000 -p n_resamples 200
+CONFIRM_SEEDS ?= 6
 else
 SEEDS       ?= 50
 N_DAYS      ?= 1000
 N_TICKERS   ?= 10
 AUDIT_SEEDS ?= 50
+SENS_SEEDS  ?= 20
+REAL_EQ     ?=
+CONFIRM_SEEDS ?= 100
 endif
 # The six fixes, as in retrainlab.FIXES (a test checks they agree).
 FIXES := profit_weighted_loss feedback_loop adaptive_thresholds regime_awareness long_lookback confidence_sizing
@@ -105,13 +111,23 @@ $(REPORTS)/ablations/02_ablation_%.ipynb: notebooks/02_ablation.ipynb $(REPORTS)
 $(REPORTS)/03_final_comparison.ipynb: notebooks/03_final_comparison.ipynb $(ABLATIONS) | $(STAMP)
 	$(RUN) $< $@ $(STUDY) $(RESULTS)
 
-$(REPORTS)/04_enhancement_report.ipynb: notebooks/04_enhancement_report.ipynb $(REPORTS)/00_replication.ipynb $(REPORTS)/03_final_comparison.ipynb | $(STAMP)
+$(REPORTS)/04_real_equities.ipynb: notebooks/04_real_equities.ipynb $(LIBSRC) | $(STAMP)
+	$(RUN) $< $@ $(REAL_EQ) $(RESULTS)
+
+$(REPORTS)/05_sensitivity.ipynb: notebooks/05_sensitivity.ipynb $(ABLATIONS) | $(STAMP)
+	$(RUN) $< $@ -p seeds $(SENS_SEEDS) -p placebo_seeds $(SENS_SEEDS) -p n_days $(N_DAYS) -p n_tickers $(N_TICKERS) -p data_dir ../data $(RESULTS)
+
+# the factorial: all 64 subsets; selection markets = the study's seeds, then CONFIRM_SEEDS fresh ones
+$(REPORTS)/06_factorial.ipynb: notebooks/06_factorial.ipynb $(REPORTS)/01_generate_data.ipynb $(LIBSRC) | $(STAMP)
+	$(RUN) $< $@ $(STUDY) -p confirmation_seeds $(CONFIRM_SEEDS) $(RESULTS)
+
+$(REPORTS)/04_enhancement_report.ipynb: notebooks/04_enhancement_report.ipynb $(REPORTS)/00_replication.ipynb $(REPORTS)/03_final_comparison.ipynb $(REPORTS)/04_real_equities.ipynb $(REPORTS)/05_sensitivity.ipynb $(REPORTS)/06_factorial.ipynb | $(STAMP)
 	$(RUN) $< $@ $(RESULTS) -p reports_dir ../$(REPORTS)
 
 $(REPORTS)/enhancement_report.html: $(REPORTS)/04_enhancement_report.ipynb
 	$(BIN)/python -m retrainlab render-report $< --out-dir $(REPORTS)
 
-report: $(STAMP) $(REPORTS)/enhancement_report.html ## run notebooks 00-04 and render reports/enhancement_report.{html,md}
+report: $(STAMP) $(REPORTS)/enhancement_report.html ## run notebooks 00-05 and the report, and render reports/enhancement_report.{html,md}
 	@echo "report: $(REPORTS)/enhancement_report.html and $(REPORTS)/enhancement_report.md"
 
 clean: ## remove generated output (executed notebooks, results, data, caches); never the pins

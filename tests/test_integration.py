@@ -10,6 +10,7 @@ import collections
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import textwrap
@@ -21,8 +22,12 @@ import pandas as pd
 import pytest
 import skops.io as sio
 from scipy import stats
+from sklearn.dummy import DummyClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
 
 import retrainlab as rl
+from live_markets import predictable_market
 from retrainlab.engine.config import NEW, OLD
 from retrainlab.engine.features import MIN_HISTORY, compute_features
 from retrainlab.engine.fixes.confidence_sizing import confidence
@@ -33,13 +38,14 @@ from retrainlab.live.facade import ENV_STATE_DIR, KEEP_MODELS, MLIntegration, No
 from retrainlab.live.inputs import Bars, as_bars, as_histories
 from retrainlab.live.models import TRUSTED_TYPES, save_model_file
 from retrainlab.live.records import SIGNALS, momentum_probability
+from retrainlab.live.serving import prune
 
 H = NEW.horizon
 
 
 @pytest.fixture(scope="module")
 def market():
-    return rl.generate_market(seed=11, n_days=320, n_tickers=3)
+    return predictable_market(seed=11, n_days=320, n_tickers=3)
 
 
 @pytest.fixture
@@ -49,7 +55,7 @@ def ml(tmp_path):
 
 
 def _db_count(ml, table):
-    return ml._store.count(table)
+    return ml.store.count(table)
 
 
 def _trade_loop(ml, market, days, size=1000.0):
@@ -185,7 +191,7 @@ def test_fallback_serves_without_a_model_and_is_logged(ml, market):
     assert conf == pytest.approx(confidence(p))
     expected = "long" if p > 0.55 else "short" if p < 0.45 else "neutral"
     assert signal == expected
-    row = ml._store.recent_predictions(1)[0]
+    row = ml.store.recent_predictions(1)[0]
     assert (row["source"], row["reason"], row["signal"]) == ("fallback", "no trained model", signal)
     stats_ = ml.get_stats()
     assert stats_["fallback_served"] and stats_["last_source"] == "fallback"
@@ -327,10 +333,10 @@ def test_record_outcome_validates(ml):
 
 def test_retrain_without_data_says_why(ml):
     report = ml.trigger_retraining()
-    assert not report and not report.ok and report.version is None
+    assert not report and not report.ok and not report.promoted and report.version is None
     assert "no price histories" in report.reason and "get_signal" in report.reason
     assert ml.model is None
-    row = ml._store.retrains()[-1]
+    row = ml.store.retrains()[-1]
     assert row["status"] == "failed" and "no price histories" in row["reason"]
     assert ml.get_stats()["last_retrain"]["status"] == "failed"
 
@@ -354,7 +360,7 @@ def test_retrain_trains_exactly_the_walk_forward_model(tmp_path, config):
     """At a refit date R the walk-forward and the facade fit the same model, bit for bit: same
     samples (window, purge, order), weights, feedback outcomes and fit."""
     n_days = 61 + 21 * 6  # the last row is a refit date
-    market = rl.generate_market(seed=4, n_days=n_days, n_tickers=3)
+    market = predictable_market(seed=4, n_days=n_days, n_tickers=3)
     result = rl.walk_forward(market, config)
     last_fit = result.fits.iloc[-1]
     assert last_fit["date"] == market.dates[-1] and last_fit["fitted"]
@@ -364,6 +370,7 @@ def test_retrain_trains_exactly_the_walk_forward_model(tmp_path, config):
                 if outcome.exit_time < market.dates[-1]:
                     ml.record_outcome(outcome)
         report = ml.trigger_retraining(market)
+        assert report.promoted, report.reason
         logit = ml.model[-1]
     assert report.n_market == last_fit["n_market"]
     assert report.n_feedback == last_fit["n_feedback"]
@@ -433,7 +440,7 @@ def test_adaptive_thresholds_follow_logged_model_probabilities(trained, market, 
         for t in range(250, 270):
             for j, symbol in enumerate(market.tickers):
                 ml.signal(symbol, market.ohlcv(j).iloc[: t + 1])
-        rows = ml._store.query(
+        rows = ml.store.query(
             "SELECT probability, long_threshold, short_threshold FROM "
             "predictions WHERE source = 'model' ORDER BY id"
         )
@@ -481,7 +488,21 @@ def test_model_file_is_skops_with_only_expected_types(trained):
     assert set(sio.get_untrusted_types(file=files[0])) <= set(TRUSTED_TYPES)
 
 
-def test_model_file_with_foreign_types_is_refused(trained, tmp_path):
+def _serves_fallback_saying(target, market, match):
+    """The state directory opens; the fallback serves and says why (stats, prediction log)."""
+    with MLIntegration(target) as ml:
+        assert ml.model is None and ml.model_version is None
+        assert re.search(match, ml.serving_note)
+        sig = ml.signal("SYN00", market.ohlcv(0).iloc[:200])
+        stats_ = ml.get_stats()
+        n = ml.record_trade("SYN00", "long", 100.0, 101.0, 1.0)  # the state still works
+    assert sig.source == "fallback" and re.search(match, sig.reason)
+    assert stats_["model_pointer"] == 1 and stats_["model_version"] is None
+    assert re.search(match, stats_["serving_note"]) and "fallback" in stats_["serving_note"]
+    assert n.features is not None
+
+
+def test_model_file_with_foreign_types_is_refused(trained, tmp_path, market):
     path, _, _ = trained
     target = tmp_path / "copy"
     _copy_state(path, target)
@@ -489,10 +510,22 @@ def test_model_file_with_foreign_types_is_refused(trained, tmp_path):
     payload = sio.load(model_file, trusted=list(TRUSTED_TYPES))
     payload["extra"] = collections.Counter("abc")
     save_model_file(model_file, payload)
-    with pytest.raises(
-        ValueError, match="holds types this facade never writes: collections.Counter"
-    ):
-        MLIntegration(target)
+    _serves_fallback_saying(target, market, "holds types this facade never writes: collections")
+
+
+def test_any_other_sklearn_estimator_is_refused(trained, tmp_path, market):
+    """Issue 11 item 6: skops trusts many scikit-learn types by default; the facade does not."""
+    path, _, _ = trained
+    target = tmp_path / "copy"
+    _copy_state(path, target)
+    model_file = target / "models" / "model-000001.skops"
+    payload = sio.load(model_file, trusted=list(TRUSTED_TYPES))
+    X = np.random.default_rng(0).normal(size=(20, payload["model"].n_features_in_))
+    payload["model"] = Pipeline(
+        [("scaler", FunctionTransformer()), ("logit", DummyClassifier())]
+    ).fit(X, np.arange(20) % 2)
+    save_model_file(model_file, payload)
+    _serves_fallback_saying(target, market, "FunctionTransformer|DummyClassifier")
 
 
 class _Trap:
@@ -505,33 +538,35 @@ class _Trap:
         return (open, (str(self.marker), "w"))
 
 
-def test_pickle_in_place_of_the_model_is_never_unpickled(trained, tmp_path):
+def test_pickle_in_place_of_the_model_is_never_unpickled(trained, tmp_path, market):
     path, _, _ = trained
     target = tmp_path / "copy"
     _copy_state(path, target)
     marker = tmp_path / "unpickled"
     (target / "models" / "model-000001.skops").write_bytes(pickle.dumps(_Trap(marker)))
-    with pytest.raises(ValueError, match="not a readable skops file"):
-        MLIntegration(target)
+    _serves_fallback_saying(target, market, "not a readable skops file")
     assert not marker.exists()
 
 
-def test_missing_model_file_is_reported(trained, tmp_path):
+def test_missing_model_file_never_stops_the_state_from_opening(trained, tmp_path, market):
     path, _, _ = trained
     target = tmp_path / "copy"
     _copy_state(path, target)
     (target / "models" / "model-000001.skops").unlink()
-    with pytest.raises(ValueError, match="missing"):
-        MLIntegration(target)
+    _serves_fallback_saying(target, market, "cannot be loaded.*No such file")
 
 
-def test_old_model_files_are_pruned(tmp_path, market):
+def test_old_model_files_are_pruned_but_never_the_served_one_or_the_one_before(tmp_path, market):
     with MLIntegration(tmp_path, config=OLD) as ml:
         for _ in range(KEEP_MODELS + 2):
-            assert ml.trigger_retraining({"SYN00": market.ohlcv(0).iloc[:150]}).ok
+            assert ml.trigger_retraining(market).promoted
         names = sorted(f.name for f in (tmp_path / "models").iterdir())
-        assert len(names) == KEEP_MODELS + 1  # the current one and KEEP_MODELS older ones
-        assert names[-1] == f"model-{ml.model_version:06d}.skops"
+        assert names == [f"model-{v:06d}.skops" for v in range(3, 6)]  # the KEEP_MODELS newest
+        assert ml.model_version == 5
+        # pruning with keep=0 still keeps the served model and the one promoted before it
+        prune(tmp_path / "models", ml.store, keep=0)
+        names = sorted(f.name for f in (tmp_path / "models").iterdir())
+        assert names == ["model-000004.skops", "model-000005.skops"]
 
 
 # ----------------------------------------------------------------------------- state directory
@@ -555,9 +590,9 @@ def test_foreign_database_in_state_dir_is_refused(tmp_path):
 
 def test_price_histories_are_stored_only_when_changed(ml, market):
     ml.get_signal("SYN00", market.ohlcv(0).iloc[:100])
-    stamp = ml._store.prices()[0]["updated_at"]
+    stamp = ml.store.prices()[0]["updated_at"]
     ml.get_signal("SYN00", market.ohlcv(0).iloc[:100])
-    assert ml._store.prices()[0]["updated_at"] == stamp
+    assert ml.store.prices()[0]["updated_at"] == stamp
     ml.get_signal("SYN00", market.ohlcv(0).iloc[:120])
     ml.get_signal("SYN01", {"close": market.close[:80, 1]})
     histories = ml.histories()
@@ -727,13 +762,13 @@ def test_eight_threads_lose_no_row(ml, market):
     assert not errors
     assert _db_count(ml, "trades") == 8 * 500
     assert _db_count(ml, "predictions") == 8 * 10
-    rows = ml._store.query(
+    rows = ml.store.query(
         "SELECT symbol, COUNT(*) AS n, SUM(size) AS s FROM trades GROUP BY symbol"
     )
     assert {r["symbol"]: (r["n"], r["s"]) for r in rows} == {
         f"S{i}": (500, sum(1.0 + k for k in range(500))) for i in range(8)
     }
-    assert ml._store.integrity_check() == "ok"
+    assert ml.store.integrity_check() == "ok"
 
 
 _WORKER = textwrap.dedent("""
@@ -794,8 +829,8 @@ def test_two_processes_share_one_state_directory(tmp_path, market):
         _, err = p.communicate(timeout=180)
         assert p.returncode == 0, err
     with MLIntegration(state) as ml:
-        assert ml._store.integrity_check() == "ok"
-        counts = dict(ml._store.query("SELECT symbol, COUNT(*) FROM trades GROUP BY symbol"))
+        assert ml.store.integrity_check() == "ok"
+        counts = dict(ml.store.query("SELECT symbol, COUNT(*) FROM trades GROUP BY symbol"))
         assert counts == {"A": 1000, "B": 1000}
         assert _db_count(ml, "predictions") == 40
         assert ml.model_version == 1 and ml.model is not None

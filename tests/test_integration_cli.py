@@ -11,14 +11,15 @@ import sys
 import numpy as np
 import pytest
 
-import retrainlab as rl
-from retrainlab.live.cli import main, read_price_file
+from live_markets import predictable_market
+from retrainlab.__main__ import main as dispatch
+from retrainlab.live.cli import main, symbol_frames
 from retrainlab.live.facade import MLIntegration
 
 
 @pytest.fixture(scope="module")
 def market():
-    return rl.generate_market(seed=5, n_days=200, n_tickers=2)
+    return predictable_market(seed=5, n_days=200, n_tickers=2)
 
 
 @pytest.fixture
@@ -38,7 +39,9 @@ def run(capsys, *argv):
 
 def test_signal_record_retrain_stats(capsys, files, tmp_path, market):
     state = str(tmp_path / "state")
-    code, out, _ = run(capsys, "signal", "--prices", str(files / "SYN00.csv"), "--state-dir", state)
+    code, out, _ = run(
+        capsys, "signal", "--prices", str(files / "SYN00.csv"), "--state-dir", state, "--create"
+    )
     assert code == 0
     assert out["symbol"] == "SYN00" and out["signal"] in ("long", "short", "neutral")
     assert out["source"] == "fallback" and out["n_bars"] == 200
@@ -57,14 +60,14 @@ def test_signal_record_retrain_stats(capsys, files, tmp_path, market):
         "--size",
         "1000",
         "--exit-time",
-        "2030-01-02T10:00:00+01:00",
+        "2024-01-02T10:00:00+01:00",
         "--state-dir",
         state,
     )
     assert code == 0
     assert out["matched_prediction"] and len(out["features"]) == 11
     assert out["pnl_pct"] == pytest.approx(0.05) and out["label"] == 0
-    assert out["exit_time"] == "2030-01-02T09:00:00"  # stored in UTC
+    assert out["exit_time"] == "2024-01-02T09:00:00"  # stored in UTC
 
     code, out, _ = run(capsys, "retrain", "--state-dir", state)  # the history stored above
     assert code == 0 and out["ok"] and out["version"] == 1
@@ -96,7 +99,7 @@ def test_signal_record_retrain_stats(capsys, files, tmp_path, market):
 
 
 def test_retrain_that_cannot_run_exits_1_with_the_reason(capsys, tmp_path):
-    code, out, _ = run(capsys, "retrain", "--state-dir", str(tmp_path))
+    code, out, _ = run(capsys, "retrain", "--state-dir", str(tmp_path), "--create")
     assert code == 1 and not out["ok"] and "no price histories" in out["reason"]
 
 
@@ -178,7 +181,7 @@ def test_bad_input_exits_2_and_stores_nothing(capsys, files, tmp_path, monkeypat
     monkeypatch.chdir(files)
     (files / "notes.txt").write_text("hello")
     state = tmp_path / "state"
-    code, out, err = run(capsys, *argv, "--state-dir", str(state))
+    code, out, err = run(capsys, *argv, "--state-dir", str(state), "--create")
     assert code == 2 and out is None
     assert err.startswith("error: ") and re.search(match, err)
     if (state / "state.db").exists():
@@ -190,7 +193,9 @@ def test_bad_input_exits_2_and_stores_nothing(capsys, files, tmp_path, monkeypat
 def test_bad_price_file_content_is_refused(capsys, tmp_path):
     path = tmp_path / "X.csv"
     path.write_text("date,close\n2024-01-01,10\n2024-01-02,-3\n")
-    code, _, err = run(capsys, "signal", "--prices", str(path), "--state-dir", str(tmp_path / "s"))
+    code, _, err = run(
+        capsys, "signal", "--prices", str(path), "--state-dir", str(tmp_path / "s"), "--create"
+    )
     assert code == 2 and "non-positive prices" in err
 
 
@@ -210,12 +215,12 @@ def test_usage_errors(capsys):
 def test_read_price_file_variants(tmp_path, market):
     frame = market.ohlcv(0)
     frame.to_csv(tmp_path / "A.B.csv")  # unnamed date index column
-    ((symbol, got),) = read_price_file(tmp_path / "A.B.csv").items()
+    ((symbol, got),) = symbol_frames(tmp_path / "A.B.csv").items()
     assert symbol == "A" and "date" in got.columns
     frame.reset_index(drop=True).to_csv(tmp_path / "C.csv")  # unnamed row-number column
-    ((_, got),) = read_price_file(tmp_path / "C.csv").items()
+    ((_, got),) = symbol_frames(tmp_path / "C.csv").items()
     assert list(got.columns) == ["open", "high", "low", "close", "volume"]
-    long = read_price_file(_write(market.to_long(), tmp_path / "long.parquet"))
+    long = symbol_frames(_write(market.to_long(), tmp_path / "long.parquet"))
     assert list(long) == list(market.tickers)
     np.testing.assert_array_equal(long["SYN01"]["close"], market.close[:, 1])
 
@@ -225,16 +230,21 @@ def _write(frame, path):
     return path
 
 
-def test_dispatcher_runs_the_cli(tmp_path):
-    """``python -m retrainlab stats`` reaches this CLI and honours $RETRAINLAB_STATE_DIR."""
-
-    done = subprocess.run(
+def test_dispatcher_runs_the_cli(tmp_path, monkeypatch, capsys):
+    """``python -m retrainlab stats`` reaches this CLI and honours $RETRAINLAB_STATE_DIR; a
+    state directory that does not exist is an error (one line, exit 2), never a new state."""
+    env = {**os.environ, "RETRAINLAB_STATE_DIR": str(tmp_path / "env")}
+    missing = subprocess.run(
         [sys.executable, "-m", "retrainlab", "stats"],
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "RETRAINLAB_STATE_DIR": str(tmp_path / "env")},
+        env=env,
     )
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout)
+    assert missing.returncode == 2 and missing.stdout == ""
+    assert missing.stderr.count("\n") == 1 and "does not exist" in missing.stderr
+    assert not (tmp_path / "env").exists()
+    monkeypatch.setenv("RETRAINLAB_STATE_DIR", str(tmp_path / "env"))
+    assert dispatch(["stats", "--create"]) == 0  # the same dispatcher, in this process
+    out = json.loads(capsys.readouterr().out)
     assert out["state_dir"] == str(tmp_path / "env") and out["model_loaded"] is False

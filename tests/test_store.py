@@ -9,16 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from retrainlab.live.encoding import as_utc, blob_vector, text_time, time_text, vector_blob
 from retrainlab.live.store import (
     APPLICATION_ID,
     SCHEMA_VERSION,
     NotAStateDatabase,
+    StateError,
     StateStore,
-    as_utc,
-    blob_vector,
-    text_time,
-    time_text,
-    vector_blob,
 )
 
 
@@ -110,7 +107,7 @@ def test_directory_is_refused(tmp_path):
 
 def test_failed_transaction_stores_nothing(db):
     with StateStore(db) as store:
-        with pytest.raises(sqlite3.IntegrityError), store.transaction() as tx:
+        with pytest.raises(StateError, match="refused a row"), store.transaction() as tx:
             tx.execute("INSERT INTO retrains (started_at, status) VALUES ('x', 'running')")
             tx.execute("INSERT INTO retrains (started_at, status) VALUES ('x', 'bogus')")
         assert store.count("retrains") == 0
@@ -133,7 +130,7 @@ def test_constraints_reject_bad_rows(db):
     with StateStore(db) as store:
         store.insert_trade(row)
         for bad in ({"direction": "up"}, {"entry_price": 0.0}, {"size": -1.0}):
-            with pytest.raises(sqlite3.IntegrityError):
+            with pytest.raises(StateError, match="CHECK constraint failed"):
                 store.insert_trade({**row, **bad})
         assert store.count("trades") == 1
 

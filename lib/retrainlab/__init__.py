@@ -23,7 +23,10 @@ _LAZY: dict[str, str] = {
     "generate_market": "engine.synthetic",
     "load_prices": "engine.prices",
     "load_real_market": "engine.prices",
+    "load_sp500_panel": "engine.real_equities",
     "walk_forward": "engine.walkforward",
+    "walk_forward_many": "engine.many",
+    "all_configs": "engine.many",
     "WalkForwardResult": "engine.walkforward",
     "TradeOutcome": "engine.fixes.feedback_loop",
     "AdaptiveThresholds": "engine.fixes.adaptive_thresholds",
@@ -32,6 +35,7 @@ _LAZY: dict[str, str] = {
     "record_trade": "live.facade",
     "get_ml_stats": "live.facade",
     "trigger_retraining": "live.facade",
+    "StateError": "live.errors",
 }
 # short module names kept from the flat layout (``rl.metrics``, ``rl.stats``, ...) -> home
 _SUBMODULES: dict[str, str] = {
@@ -55,6 +59,7 @@ _SUBMODULES: dict[str, str] = {
     "fixes": "engine.fixes",
     "walkforward": "engine.walkforward",
     "experiments": "research.experiments",
+    "factorial": "research.factorial",
     "params": "research.params",
     "regime_diagnostics": "research.regime_diagnostics",
     "regime_figures": "research.regime_figures",

@@ -14,6 +14,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "reproduce the published validation run (table or --json)",
     ),
     "render-report": ("research.report", "render an executed report notebook to HTML and Markdown"),
+    "evaluate": (
+        "research.evaluation",
+        "evaluate systems and buy and hold on your prices (CIs, blocks)",
+    ),
     "bench": ("research.bench", "time walk_forward (the hot path) and print the figures"),
     "signal": ("live.cli", "facade: a signal for one symbol's price file (JSON out)"),
     "record-trade": ("live.cli", "facade: record a closed trade (JSON out)"),
@@ -30,7 +34,10 @@ def _usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
+    if not argv:  # no command: usage on stderr, a usage error
+        print(_usage(), file=sys.stderr)
+        return 2
+    if argv[0] in ("-h", "--help"):
         print(_usage())
         return 0
     command, rest = argv[0], argv[1:]

@@ -9,6 +9,16 @@ differences ``b - a``.
   two-sided Wilcoxon signed-rank p-value and the share of seeds where B beats A.
 * :func:`bootstrap_mean_ci`: the same interval for one sample.
 
+The verdict's statistics, where the CI and the p-value come from the **same** bootstrap draws
+(so "the CI excludes zero" and "p < 0.05" can never disagree):
+
+* :func:`sharpe_difference_ci` -> :class:`BootstrapDifference`: the Sharpe ratio difference
+  of two paired daily return series, stationary block bootstrap (``arch.bootstrap``);
+* :func:`paired_bootstrap`: the mean of per-market differences, i.i.d. bootstrap over markets,
+  rows sorted by seed first so the answer does not depend on row order;
+* :func:`holm_adjust`: Holm-Bonferroni adjusted p-values for a family of tests;
+* :func:`sign_test_p`: two-sided sign test of the share of markets where B wins.
+
 Degenerate inputs never raise; the documented values are returned instead.
 """
 
@@ -21,11 +31,22 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from arch.bootstrap import StationaryBootstrap, optimal_block_length
 from scipy import stats
 
 ArrayLike = np.ndarray | pd.Series | Sequence[float]
 
-__all__ = ["PairedComparison", "bootstrap_mean_ci", "compare_paired"]
+__all__ = [
+    "BootstrapDifference",
+    "PairedComparison",
+    "bootstrap_mean_ci",
+    "compare_paired",
+    "holm_adjust",
+    "paired_bootstrap",
+    "sharpe_difference_ci",
+    "sign_test_p",
+    "stationary_block_length",
+]
 
 
 @dataclass(frozen=True)
@@ -179,3 +200,250 @@ def compare_paired(
         wilcoxon_p=_wilcoxon_p(diff),
         share_b_wins=float(np.mean(b_arr > a_arr)),
     )
+
+
+# ============================================================================ the verdict's tests
+
+
+@dataclass(frozen=True)
+class BootstrapDifference:
+    """A difference B - A with a bootstrap CI and a two-sided p-value from the same draws.
+
+    Attributes
+    ----------
+    estimate : the difference on the original sample.
+    ci_low, ci_high : percentile interval of the bootstrap draws at ``confidence``.
+    p_value : ``2 * min(share of draws <= 0, share of draws >= 0)``, capped at 1 and floored
+        at ``1 / n_resamples`` (a p of 0 only says "below the resolution").
+    n : observations resampled (days, or markets).
+    block_length : mean block length of the stationary bootstrap (1 = i.i.d. resampling).
+    n_resamples, confidence, seed : the bootstrap's settings.
+
+    With these definitions ``ci_excludes_zero`` is exactly ``p_value < 1 - confidence``
+    (whenever ``1 / n_resamples < 1 - confidence``): the interval's bounds are order
+    statistics chosen so that the lower bound is above zero iff fewer than ``alpha / 2`` of
+    the draws are ``<= 0`` (and symmetrically for the upper bound).
+    """
+
+    estimate: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n: int
+    block_length: float
+    n_resamples: int
+    confidence: float
+    seed: int
+
+    @property
+    def ci_excludes_zero(self) -> bool:
+        """True when the whole interval lies strictly on one side of 0."""
+        return bool(self.ci_low > 0 or self.ci_high < 0)
+
+    def to_dict(self) -> dict[str, float]:
+        """All fields as plain Python numbers, e.g. for a JSON results file."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)} | {
+            "ci_excludes_zero": self.ci_excludes_zero
+        }
+
+
+def _ci_and_p(draws: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    """Percentile CI and two-sided p of ``draws``, consistent by construction (see above)."""
+    draws = draws[np.isfinite(draws)]
+    if draws.size == 0:
+        return float("nan"), float("nan"), 1.0
+    alpha = 1.0 - confidence
+    # inverted_cdf: the smallest draw whose empirical CDF reaches alpha/2, so
+    # low > 0  <=>  share(draws <= 0) < alpha/2; the upper bound mirrors it.
+    low = float(np.quantile(draws, alpha / 2, method="inverted_cdf"))
+    high = float(-np.quantile(-draws, alpha / 2, method="inverted_cdf"))
+    share_le, share_ge = float(np.mean(draws <= 0)), float(np.mean(draws >= 0))
+    p = min(1.0, 2.0 * min(share_le, share_ge))
+    return low, high, max(p, 1.0 / draws.size)
+
+
+def _sharpe_rows(x: np.ndarray, periods_per_year: float) -> np.ndarray:
+    """Annualised Sharpe of each row of ``x`` (last axis: days), ddof 1.
+
+    Zero variance as ``metrics.sharpe_ratio``: 0 for an all-zero (flat) book, else NaN.
+    """
+    sd = x.std(axis=-1, ddof=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = x.mean(axis=-1) / sd * np.sqrt(periods_per_year)
+    return np.where(sd > 0, out, np.where(np.all(x == 0, axis=-1), 0.0, np.nan))
+
+
+def stationary_block_length(a: ArrayLike, b: ArrayLike) -> float:
+    """Mean block length for a stationary bootstrap of the paired series ``(a, b)``.
+
+    ``arch.bootstrap.optimal_block_length`` (Politis & White 2004, corrected by Patton,
+    Politis & White 2009) of each series and of their squares (the Sharpe ratio depends on
+    both moments); the largest, and at least 1. Longer blocks keep more dependence, so the
+    largest is the cautious choice.
+    """
+    x = np.column_stack([_as_1d(a, "a"), _as_1d(b, "b")])
+    x = x[np.isfinite(x).all(axis=1)]
+    if len(x) < 10:
+        return 1.0
+    table = optimal_block_length(np.column_stack([x, x**2]))
+    length = float(np.nanmax(table["stationary"].to_numpy(dtype=float)))
+    return max(1.0, length) if np.isfinite(length) else 1.0
+
+
+def sharpe_difference_ci(
+    a: ArrayLike,
+    b: ArrayLike,
+    *,
+    block_length: float | None = None,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    periods_per_year: float = 252,
+) -> BootstrapDifference:
+    """Sharpe(b) - Sharpe(a) of two **paired** daily return series, stationary block bootstrap.
+
+    ``a[t]`` and ``b[t]`` are the two systems' returns on the same day t (same length; days
+    where either is NaN are dropped). The days are resampled jointly with
+    ``arch.bootstrap.StationaryBootstrap`` (Politis & Romano 1994: blocks of geometric length
+    with mean ``block_length``, wrapping around), which keeps the serial dependence and the
+    cross-correlation of the pair. ``block_length`` defaults to :func:`stationary_block_length`.
+    Each draw is the annualised Sharpe difference (mean / std, ddof 1, times
+    ``sqrt(periods_per_year)``) of the resampled pair; CI and p come from those draws
+    (:class:`BootstrapDifference`). Seeded (``numpy.random.default_rng(seed)``): the same
+    inputs give the same answer. Series given as pandas objects are used in their given
+    order, which must be time order.
+
+    Edge cases: fewer than 3 paired days -> estimate, CI ``nan`` and p 1.0.
+    """
+    _check_options(n_resamples, confidence)
+    a_arr, b_arr = _as_1d(a, "a"), _as_1d(b, "b")
+    if a_arr.shape != b_arr.shape:
+        raise ValueError(
+            f"a and b must be paired daily returns of equal length; got {a_arr.size} and "
+            f"{b_arr.size} days"
+        )
+    x = np.column_stack([a_arr, b_arr])
+    x = x[np.isfinite(x).all(axis=1)]
+    n = len(x)
+    nan = float("nan")
+    if n < 3:
+        return BootstrapDifference(nan, nan, nan, 1.0, n, nan, int(n_resamples), confidence, seed)
+    estimate = float(
+        _sharpe_rows(x[:, 1], periods_per_year) - _sharpe_rows(x[:, 0], periods_per_year)
+    )
+    length = (
+        float(block_length)
+        if block_length is not None
+        else stationary_block_length(x[:, 0], x[:, 1])
+    )
+    if not length >= 1.0:
+        raise ValueError(f"block_length must be >= 1, got {block_length!r}")
+    boot = StationaryBootstrap(length, x, seed=np.random.default_rng(seed))
+    draws = np.empty(int(n_resamples))
+    chunk = max(1, 2_000_000 // n)  # bound the (chunk, n, 2) gather to ~32 MB
+    for start in range(0, int(n_resamples), chunk):
+        stop = min(int(n_resamples), start + chunk)
+        idx = np.stack([boot.update_indices() for _ in range(stop - start)])
+        sample = x[idx]  # (draws, days, 2)
+        draws[start:stop] = _sharpe_rows(sample[..., 1], periods_per_year) - _sharpe_rows(
+            sample[..., 0], periods_per_year
+        )
+    low, high, p = _ci_and_p(draws, confidence)
+    return BootstrapDifference(
+        estimate, low, high, p, n, length, int(n_resamples), confidence, seed
+    )
+
+
+def _by_seed(values: ArrayLike, seeds: ArrayLike | None, what: str) -> np.ndarray:
+    arr = _as_1d(values, what)
+    if seeds is None:
+        return arr
+    keys = np.asarray(seeds)
+    if keys.shape != arr.shape:
+        raise ValueError(
+            f"seeds must give one seed per value of {what}: {keys.shape} vs {arr.shape}"
+        )
+    if len(np.unique(keys)) != len(keys):
+        raise ValueError(f"seeds of {what} are not unique; one value per market is expected")
+    return arr[np.argsort(keys, kind="stable")]
+
+
+def paired_bootstrap(
+    a: ArrayLike,
+    b: ArrayLike,
+    seeds: ArrayLike | None = None,
+    *,
+    n_resamples: int = 9999,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> BootstrapDifference:
+    """Mean of ``b - a`` over markets with an i.i.d. bootstrap CI and p from the same draws.
+
+    ``a[i]`` and ``b[i]`` are two systems' values (e.g. Sharpe ratios) on market i; markets
+    are independent, so they are resampled with replacement (``default_rng(seed)``). When
+    ``seeds`` (one per market) is given, the pairs are sorted by seed first: the result does
+    not depend on the order of the rows. Pairs with a NaN are dropped. CI (percentile) and p
+    as in :class:`BootstrapDifference`.
+
+    Edge cases: fewer than 2 pairs -> CI ``nan``, p 1.0; all differences equal to ``c`` ->
+    CI ``(c, c)`` and p 1.0 if ``c == 0`` else the resolution ``1 / n_resamples``.
+    """
+    _check_options(n_resamples, confidence)
+    a_arr, b_arr = _by_seed(a, seeds, "a"), _by_seed(b, seeds, "b")
+    if a_arr.shape != b_arr.shape:
+        raise ValueError(f"a and b must be paired; got {a_arr.size} and {b_arr.size} values")
+    diff = (b_arr - a_arr)[~(np.isnan(a_arr) | np.isnan(b_arr))]
+    n = int(diff.size)
+    nan = float("nan")
+    if n < 2:
+        est = float(diff[0]) if n else nan
+        return BootstrapDifference(est, nan, nan, 1.0, n, 1.0, int(n_resamples), confidence, seed)
+    rng = np.random.default_rng(seed)
+    draws = np.empty(int(n_resamples))
+    chunk = max(1, 2_000_000 // n)
+    for start in range(0, int(n_resamples), chunk):
+        stop = min(int(n_resamples), start + chunk)
+        draws[start:stop] = diff[rng.integers(0, n, size=(stop - start, n))].mean(axis=1)
+    low, high, p = _ci_and_p(draws, confidence)
+    return BootstrapDifference(
+        float(diff.mean()), low, high, p, n, 1.0, int(n_resamples), confidence, seed
+    )
+
+
+def holm_adjust(pvalues: ArrayLike) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values, in the order given.
+
+    With the m p-values sorted ascending, ``p_(1) <= ... <= p_(m)``, the adjusted value of
+    the i-th is ``max_{j <= i} min(1, (m - j + 1) * p_(j))`` (step-down; monotone). Rejecting
+    where the adjusted p is below alpha controls the family-wise error rate at alpha (Holm
+    1979) under any dependence between the tests. NaN p-values stay NaN and are not counted
+    in m.
+    """
+    p = _as_1d(pvalues, "pvalues")
+    if np.any((p < 0) | (p > 1)):
+        raise ValueError("p-values must lie in [0, 1]")
+    out = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(~np.isnan(p))
+    m = finite.size
+    if m == 0:
+        return out
+    order = finite[np.argsort(p[finite], kind="stable")]
+    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out[order] = np.maximum.accumulate(scaled)
+    return out
+
+
+def sign_test_p(a: ArrayLike, b: ArrayLike) -> float:
+    """Two-sided sign test that B beats A on as many markets as it loses (exact binomial).
+
+    Ties and NaN pairs are dropped; no pair left -> 1.0.
+    """
+    a_arr, b_arr = _as_1d(a, "a"), _as_1d(b, "b")
+    if a_arr.shape != b_arr.shape:
+        raise ValueError(f"a and b must be paired; got {a_arr.size} and {b_arr.size} values")
+    keep = ~(np.isnan(a_arr) | np.isnan(b_arr))
+    wins = int(np.sum(b_arr[keep] > a_arr[keep]))
+    losses = int(np.sum(b_arr[keep] < a_arr[keep]))
+    if wins + losses == 0:
+        return 1.0
+    return float(stats.binomtest(wins, wins + losses, 0.5, alternative="two-sided").pvalue)

@@ -29,6 +29,10 @@ FIXES: tuple[str, ...] = (
 )
 
 
+#: Where the regime inputs come from (``RetrainConfig.regime_source``).
+REGIME_SOURCES: tuple[str, ...] = ("detected", "true")
+
+
 @dataclass(frozen=True)
 class RetrainConfig:
     """Configuration of one retraining system (immutable; derive variants with ``with_fix``).
@@ -52,6 +56,9 @@ class RetrainConfig:
     cost_bps: float = 5.0  # cost per unit of turnover, in basis points
     execution_lag: int = 1  # trading days from the decision's close to the fill (0: same close)
     warmup: int = 60  # first decision no earlier than this many rows (longest feature window)
+    # regime inputs: "detected" from prices, or "true" (a synthetic market's own regimes, the
+    # ceiling of the regime idea; refused on markets without true regimes)
+    regime_source: str = "detected"
 
     # --- static thresholds (OLD) ---
     long_threshold: float = 0.52
@@ -100,6 +107,7 @@ class RetrainConfig:
             raise ValueError("need 0 <= threshold_floor <= 0.5 <= threshold_ceiling <= 1")
         if not 0.0 <= self.neutral_share < 1.0:
             raise ValueError(f"neutral_share must be in [0, 1), got {self.neutral_share!r}")
+        check_name(self.regime_source, REGIME_SOURCES, "regime_source")
         lag = self.execution_lag
         if not isinstance(lag, int) or isinstance(lag, bool) or lag < 0:
             raise ValueError(f"RetrainConfig.execution_lag must be an int >= 0, got {lag!r}")

@@ -22,11 +22,19 @@ mom5 .. mom60      close[t] / close[t-k] - 1 for k = 5, 10, 20, 60
 vol20              sample std (ddof 1) of the last 20 log returns (daily, not annualised)
 =================  =========================================================================
 
+**Absent fields** (close-only data such as the skfolio S&P 500 panel): ``FEATURE_INPUTS``
+names the price fields each feature reads. ``compute_features(..., absent=("high", ...))``
+skips the checks of the absent fields and returns NaN for every feature that reads one (the
+columns stay, so ``FEATURE_NAMES`` order holds); ``usable_features(absent)`` lists the others,
+and the walk-forward trains on those only. Nothing is filled in with a constant.
+
 Cutler's RSI (simple averages) is used instead of Wilder's smoothing so that the feature depends
 on a finite window only; the two agree closely after the first weeks.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 import numpy as np
 from scipy.signal import lfilter
@@ -45,6 +53,19 @@ FEATURE_NAMES: tuple[str, ...] = (
     "mom60",
     "vol20",
 )
+
+#: The price fields each feature reads (``open`` is read by none).
+FEATURE_INPUTS: dict[str, tuple[str, ...]] = {name: ("close",) for name in FEATURE_NAMES} | {
+    "hl_range": ("high", "low", "close"),
+    "volume_ratio": ("volume",),
+}
+
+
+def usable_features(absent: Collection[str] = ()) -> tuple[str, ...]:
+    """``FEATURE_NAMES`` without the features that read a field in ``absent``."""
+    gone = set(absent)
+    return tuple(n for n in FEATURE_NAMES if not gone.intersection(FEATURE_INPUTS[n]))
+
 
 #: Momentum lookbacks, in days.
 MOMENTUM_LAGS: tuple[int, ...] = (5, 10, 20, 60)
@@ -168,6 +189,8 @@ def compute_features(
     low: np.ndarray,
     close: np.ndarray,
     volume: np.ndarray,
+    *,
+    absent: Collection[str] = (),
 ) -> np.ndarray:
     """Compute the ``FEATURE_NAMES`` features from OHLCV arrays.
 
@@ -175,14 +198,33 @@ def compute_features(
     ----------
     open, high, low, close, volume : arrays of shape (n_days,) or (n_days, n_tickers), finite,
         prices > 0, volume >= 0. ``open`` is validated but no feature uses it.
+    absent : price fields the data do not have (e.g. ``("open", "high", "low", "volume")``
+        for close-only data): not validated (they may be NaN), and every feature that reads one
+        (``FEATURE_INPUTS``) is NaN. ``close`` cannot be absent.
 
     Returns
     -------
     float64 array of shape (n_days, n_features) or (n_days, n_tickers, n_features), NaN where a
     feature's window is not full yet (every feature is defined from row ``MIN_HISTORY - 1``).
     """
-    _, high, low, close, volume = _check_prices(
-        open=open, high=high, low=low, close=close, volume=volume
+    absent = set(absent)
+    unknown = absent - {"open", "high", "low", "volume"}
+    if unknown:
+        raise ValueError(
+            f"absent fields must be among open, high, low, volume (close is required); "
+            f"got {sorted(unknown)}"
+        )
+    given = {"open": open, "high": high, "low": low, "close": close, "volume": volume}
+    checked = dict(
+        zip(
+            [k for k in given if k not in absent],
+            _check_prices(**{k: v for k, v in given.items() if k not in absent}),
+            strict=True,
+        )
+    )
+    close = checked["close"]
+    high, low, volume = (
+        checked.get(k, np.full(close.shape, np.nan)) for k in ("high", "low", "volume")
     )
     n = len(close)
     out = np.full((*close.shape, len(FEATURE_NAMES)), np.nan)

@@ -75,6 +75,16 @@ class Market:
         return len(self.dates)
 
     @property
+    def absent_fields(self) -> tuple[str, ...]:
+        """Price fields the data do not have: listed in ``params["absent"]`` (e.g. the
+        close-only skfolio panel), or filled in by ``load_prices`` for any ticker
+        (``params["filled"]``). Features that read them are left out of the model."""
+        absent = set(self.params.get("absent", ()))
+        for fields in dict(self.params.get("filled", {})).values():
+            absent.update(fields)
+        return tuple(f for f in PRICE_FIELDS if f in absent)
+
+    @property
     def n_tickers(self) -> int:
         return len(self.tickers)
 

@@ -58,7 +58,7 @@ Further decisions:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,14 +69,14 @@ from tqdm.auto import tqdm
 
 from retrainlab.engine.config import RetrainConfig
 from retrainlab.engine.decisions import SIDES, signal_codes
-from retrainlab.engine.features import MIN_HISTORY, compute_features
+from retrainlab.engine.features import FEATURE_NAMES, MIN_HISTORY, compute_features, usable_features
 from retrainlab.engine.fixes.feedback_loop import TradeOutcome
 from retrainlab.engine.fixes.regime_awareness import detect_market_regimes, detect_regimes
 from retrainlab.engine.hooks import Hooks, hooks_for
 from retrainlab.engine.market import Market
-from retrainlab.engine.model import design_columns, predict_proba
+from retrainlab.engine.model import predict_proba
 from retrainlab.engine.outcomes import OutcomeTable
-from retrainlab.engine.regimes import regime_names
+from retrainlab.engine.regimes import regime_codes, regime_names
 from retrainlab.engine.results import (
     WalkForwardResult,
     close_trades,
@@ -84,7 +84,14 @@ from retrainlab.engine.results import (
     mark_to_market,
     summarise,
 )
-from retrainlab.engine.training import DesignPanel, fit, one_thread, training_set, window_rows
+from retrainlab.engine.training import (
+    DesignPanel,
+    TrainingSet,
+    fit,
+    one_thread,
+    training_set,
+    window_rows,
+)
 
 __all__ = ["WalkForwardResult", "decision_days", "first_decision_day", "refit_days", "walk_forward"]
 
@@ -114,7 +121,8 @@ class MarketData:
 
     dates: np.ndarray  # datetime64[ns], (n,)
     close: np.ndarray  # (n, k)
-    features: np.ndarray  # (n, k, n_features)
+    features: np.ndarray  # (n, k, n_features): the usable features only
+    feature_names: tuple[str, ...]  # FEATURE_NAMES less those reading an absent field
     regimes: np.ndarray  # (n, k) codes
     panel: DesignPanel
     external: OutcomeTable
@@ -124,8 +132,26 @@ class MarketData:
         cls, market: Market, config: RetrainConfig, outcomes: Sequence[TradeOutcome] | None
     ) -> MarketData:
         close = np.asarray(market.close, dtype=np.float64)
-        features = compute_features(market.open, market.high, market.low, close, market.volume)
+        absent = market.absent_fields
+        names = usable_features(absent)
+        bars = (market.open, market.high, market.low, close, market.volume)
+        features = compute_features(*bars, absent=absent) if absent else compute_features(*bars)
+        if absent:
+            # close-only data: the features that read an absent field are dropped, not filled
+            features = features[..., [FEATURE_NAMES.index(n) for n in names]]
+            if outcomes:
+                raise ValueError(
+                    f"market {market.name!r} lacks {', '.join(absent)}: closed-trade outcomes "
+                    "(full feature vectors) cannot be fed to a walk-forward on it"
+                )
         regimes = detect_regimes(close)
+        if config.regime_source == "true":  # the generator's regimes: a ceiling, synthetic only
+            if market.regimes is None:
+                raise ValueError(
+                    f"regime_source='true' needs a market with true regimes (a synthetic one); "
+                    f"{market.name!r} has none"
+                )
+            regimes = np.repeat(regime_codes(market.regimes)[:, None], close.shape[1], axis=1)
         tickers = {t: j for j, t in enumerate(market.tickers)}
         day = {d: i for i, d in enumerate(market.dates)}
 
@@ -138,6 +164,7 @@ class MarketData:
             dates=market.dates.values,
             close=close,
             features=features,
+            feature_names=names,
             regimes=regimes,
             panel=DesignPanel.build(features, regimes, close, config),
             external=OutcomeTable.from_records(outcomes or (), lookup),
@@ -258,9 +285,14 @@ def own_outcomes(run: Run, refit: int, lo: int) -> OutcomeTable:
     return OutcomeTable.concat([own, external])
 
 
-def refit(run: Run, refit_row: int) -> None:
+def refit(
+    run: Run,
+    refit_row: int,
+    fit_samples: Callable[[TrainingSet, RetrainConfig], Pipeline | None] = fit,
+) -> None:
     """Step 1: the training set at ``refit_row``'s close and its fit (kept: the previous model
-    when the samples cannot be fit)."""
+    when the samples cannot be fit). ``fit_samples`` fits (``training.fit``); ``walk_forward_many``
+    passes one that reuses the fit of an identical training problem."""
     lo, hi = window_rows(refit_row, run.config)
     X, y, forward = run.data.panel.window(lo, hi)
     outcomes = (
@@ -268,7 +300,7 @@ def refit(run: Run, refit_row: int) -> None:
     )
     samples = training_set(X, y, forward, outcomes, run.config)
     started = time.perf_counter()
-    model = fit(samples, run.config)
+    model = fit_samples(samples, run.config)
     seconds = time.perf_counter() - started if model is not None else 0.0
     n_iter = 0
     if model is not None:
@@ -353,7 +385,7 @@ def walk_forward(
     started = time.perf_counter()
     # inputs are validated once, by compute_features; small matrices: one BLAS thread
     with one_thread(), sklearn.config_context(assume_finite=True):
-        run = _start(market, config, outcomes)
+        run = start_run(market, config, outcomes)
         segments = range(len(run.schedule.refits))
         if progress:
             segments = tqdm(segments, desc=f"walk_forward {config.label}", unit="refit")
@@ -363,19 +395,26 @@ def walk_forward(
             predict(run, segment)
             for i in segment:
                 decide(run, i)
-    result = _result(market, run)
+    result = finish_run(market, run)
     result.total_seconds = time.perf_counter() - started
     return result
 
 
-def _start(market: Market, config: RetrainConfig, outcomes: Sequence[TradeOutcome] | None) -> Run:
+def start_run(
+    market: Market,
+    config: RetrainConfig,
+    outcomes: Sequence[TradeOutcome] | None = None,
+    data: MarketData | None = None,
+) -> Run:
+    """A run's initial state (``data``: the market's ``MarketData`` if already built for a
+    config with the same design and horizon)."""
     hooks = hooks_for(config)
     schedule = Schedule.build(market.n_days, config)
     n_decisions, k = len(schedule.days), market.n_tickers
     return Run(
         config=config,
         hooks=hooks,
-        data=MarketData.build(market, config, outcomes),
+        data=MarketData.build(market, config, outcomes) if data is None else data,
         schedule=schedule,
         decisions=Decisions.empty(n_decisions, k),
         book=Book.empty(market.n_days, k, n_decisions),
@@ -384,7 +423,7 @@ def _start(market: Market, config: RetrainConfig, outcomes: Sequence[TradeOutcom
     )
 
 
-def _result(market: Market, run: Run) -> WalkForwardResult:
+def finish_run(market: Market, run: Run) -> WalkForwardResult:
     """Steps 4 and 5 (mark to market, close trades) and the result's tables."""
     config, data, days = run.config, run.data, run.schedule.days
     dates, tickers = market.dates, list(market.tickers)
@@ -407,9 +446,8 @@ def _result(market: Market, run: Run) -> WalkForwardResult:
         horizon=config.horizon,
         lag=config.execution_lag,
     )
-    fits, coefficients = fit_tables(
-        run.fits.rows, run.fits.coefficients, dates, [*design_columns(config), "intercept"]
-    )
+    columns = [*run.hooks.design_columns(data.feature_names), "intercept"]
+    fits, coefficients = fit_tables(run.fits.rows, run.fits.coefficients, dates, columns)
     full_probs = np.full(positions.shape, np.nan)
     full_probs[days] = probs
     decision_dates = dates[days]

@@ -14,8 +14,12 @@ column (``open``, ``high``, ``low``, ``volume``, ``date`` optional, names case-i
 A file with a ``ticker`` or ``symbol`` column holds several symbols; otherwise its symbol is
 ``--symbol`` or the file name up to the first dot (``AAPL.csv`` -> ``AAPL``).
 
-Exit status: 0 done; 1 a retrain that could not run (its report, with the reason, is still
-printed); 2 bad input or a refused state directory (message on stderr, nothing stored).
+A command on a state directory without ``state.db`` is refused (a mistyped ``--state-dir``
+never starts a silent new state); ``--create`` starts one.
+
+Exit status: 0 done (a retrain whose model was not promoted included: its report says why);
+1 a retrain that could not run (its report, with the reason, is still printed); 2 bad input or
+a state directory that cannot be used (one line on stderr, nothing stored).
 """
 
 from __future__ import annotations
@@ -29,34 +33,21 @@ from typing import Any
 
 import pandas as pd
 
+from retrainlab.common.jsonio import jsonable
 from retrainlab.common.names import suggest
-from retrainlab.engine.market import TICKER_COLUMNS
+from retrainlab.engine.bars import TICKER_COLUMNS
+from retrainlab.engine.prices import read_price_file
+from retrainlab.live.errors import StateError
+from retrainlab.live.facade import MLIntegration
 
 COMMANDS: tuple[str, ...] = ("signal", "record-trade", "retrain", "stats")
 
 
-def read_price_file(path: str | Path) -> dict[str, pd.DataFrame]:
-    """``{symbol: frame}`` from one CSV or Parquet file (several symbols if it has a
-    ``ticker``/``symbol`` column, else one named after the file)."""
+def symbol_frames(path: str | Path) -> dict[str, pd.DataFrame]:
+    """``{symbol: frame}`` from one price file read by ``engine.prices.read_price_file``
+    (several symbols if it has a ``ticker``/``symbol`` column, else one named after the file)."""
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"price file {str(path)!r} does not exist")
-    name = path.name.lower()
-    if name.endswith((".parquet", ".pq")):
-        frame = pd.read_parquet(path)
-    elif name.endswith((".csv", ".csv.gz")):
-        frame = pd.read_csv(path)
-    else:
-        raise ValueError(
-            f"cannot read {str(path)!r}: expected a .csv, .csv.gz, .parquet or .pq file"
-        )
-    if len(frame.columns) and str(frame.columns[0]).startswith("Unnamed: 0"):
-        # a CSV written with its index: dates are kept as the date column, a row number dropped
-        first = frame.columns[0]
-        if pd.api.types.is_integer_dtype(frame[first]):
-            frame = frame.drop(columns=first)
-        else:
-            frame = frame.rename(columns={first: "date"})
+    frame = read_price_file(path)
     ticker = next((c for c in frame.columns if str(c).strip().lower() in TICKER_COLUMNS), None)
     if ticker is None:
         return {path.name.split(".")[0]: frame}
@@ -81,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
             "--state-dir",
             default=None,
             help="state directory (default: $RETRAINLAB_STATE_DIR or the user data folder)",
+        )
+        p.add_argument(
+            "--create",
+            action="store_true",
+            help="start a new state if the state directory holds none (else: an error)",
         )
         return p
 
@@ -133,18 +129,16 @@ def _one_symbol(
 
 
 def _run(args: argparse.Namespace) -> tuple[Any, int]:
-    from retrainlab.live.facade import MLIntegration
-
     if args.command == "signal":  # read the file before touching the state directory
-        symbol, frame = _one_symbol(read_price_file(args.prices), args.symbol, args.prices)
+        symbol, frame = _one_symbol(symbol_frames(args.prices), args.symbol, args.prices)
     elif args.command == "retrain" and args.prices:
         histories: dict[str, pd.DataFrame] = {}
         for path in args.prices:
-            for symbol, frame in read_price_file(path).items():
+            for symbol, frame in symbol_frames(path).items():
                 if symbol in histories:
                     raise ValueError(f"symbol {symbol!r} appears in more than one price file")
                 histories[symbol] = frame
-    with MLIntegration(args.state_dir) as ml:
+    with MLIntegration(args.state_dir, create=args.create) as ml:
         if args.command == "signal":
             return ml.signal(symbol, frame).to_dict(), 0
         if args.command == "record-trade":
@@ -172,8 +166,6 @@ def _run(args: argparse.Namespace) -> tuple[Any, int]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one facade command (``argv[0]`` in ``COMMANDS``); print JSON; return the exit code."""
-    from retrainlab.common.jsonio import jsonable
-
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = _parser().parse_args(argv)
@@ -181,9 +173,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         result, code = _run(args)
-    except (ValueError, TypeError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (StateError, ValueError, TypeError, OSError) as exc:
+        message = " ".join(str(exc).split())  # one line, whatever the message holds
+        print(f"error: {message}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug: still one line, never a traceback
+        print(f"error: unexpected failure, please report it: {exc!r}", file=sys.stderr)
+        return 1 if args.command == "retrain" else 2
     print(json.dumps(jsonable(result), indent=2, allow_nan=False))
     return code
 

@@ -19,8 +19,26 @@ from retrainlab.engine.bars import (
     normalise_column,
     validate_bars,
 )
+from retrainlab.engine.config import RetrainConfig
+from retrainlab.engine.features import MIN_HISTORY
+from retrainlab.engine.hooks import training_window
 from retrainlab.engine.market import Market
 from retrainlab.engine.prices import load_prices
+from retrainlab.live.encoding import time_text
+
+#: Largest price history accepted, in bars (about 400 years of daily bars); more is refused.
+MAX_BARS: int = 100_000
+#: Bars kept beyond the training window, horizon and feature history: the EMAs of the features
+#: (span <= 26) forget a bar's weight below 1e-16 after 500 bars, so a refit on the stored tail
+#: sees the features of the full history to float64 precision.
+HISTORY_MARGIN: int = 500
+
+
+def stored_bars(config: RetrainConfig) -> int:
+    """Bars stored per symbol: the most a refit at the last bar can use (training window,
+    horizon, feature history) plus ``HISTORY_MARGIN``."""
+    return training_window(config) + config.horizon + MIN_HISTORY + HISTORY_MARGIN
+
 
 # ============================================================================ price histories
 
@@ -45,6 +63,15 @@ class Bars:
     @property
     def last_time(self) -> pd.Timestamp | None:
         return None if self.dates is None else self.dates[-1]
+
+    def tail(self, n: int) -> Bars:
+        """The last ``n`` bars (self if there are no more)."""
+        if self.n <= n:
+            return self
+        return Bars(
+            **{f: np.ascontiguousarray(getattr(self, f)[-n:]) for f in PRICE_FIELDS},
+            dates=None if self.dates is None else self.dates[-n:],
+        )
 
     def digest(self) -> str:
         """SHA-256 of the dates and values (to skip storing an unchanged history)."""
@@ -80,6 +107,19 @@ class Bars:
 
 
 _DATE_KEYS = (*DATE_COLUMNS, "dates")
+
+
+def price_row(symbol: str, bars: Bars, digest: str, updated_at: str) -> dict[str, Any]:
+    """``bars`` as a row of the ``prices`` table (Parquet bytes)."""
+    return {
+        "symbol": symbol,
+        "updated_at": updated_at,
+        "n_rows": bars.n,
+        "first_time": time_text(None if bars.dates is None else bars.dates[0]),
+        "last_time": time_text(bars.last_time),
+        "digest": digest,
+        "data": bars.to_parquet_bytes(),
+    }
 
 
 def check_symbol(symbol: Any) -> str:
@@ -125,11 +165,17 @@ def as_bars(price_data: Any, symbol: str = "price_data") -> Bars:
         )
     if len(frame) == 0:
         raise ValueError(f"{where}: empty price history (no rows)")
+    _check_size(len(frame), where)
     if isinstance(frame.columns, pd.MultiIndex):
         raise ValueError(
             f"{where}: one symbol's bars need flat columns (open, high, low, "
             "close, volume), got MultiIndex columns"
         )
+    for column in frame.columns:
+        if normalise_column(column) in PRICE_FIELDS and pd.api.types.is_bool_dtype(frame[column]):
+            raise ValueError(
+                f"{where}: column {str(column)!r} holds booleans, not prices; pass numbers"
+            )
     if _is_dated(frame):
         market = load_prices(frame, ticker=symbol, layout="single", min_rows=1)
         return _bars_from_market(market, 0)
@@ -151,6 +197,14 @@ def as_bars(price_data: Any, symbol: str = "price_data") -> Bars:
     return _validated_bars(columns, None, where)
 
 
+def _check_size(n: int, where: str) -> None:
+    if n > MAX_BARS:
+        raise ValueError(
+            f"{where}: {n} bars, more than the {MAX_BARS} accepted; pass the recent bars only "
+            "(a refit uses the last few hundred)"
+        )
+
+
 def _frame_from_mapping(data: Mapping, where: str) -> pd.DataFrame:
     columns: dict[str, np.ndarray] = {}
     for name, values in data.items():
@@ -169,6 +223,7 @@ def _frame_from_mapping(data: Mapping, where: str) -> pd.DataFrame:
             raise ValueError(
                 f"{where}: {name!r} must be 1-D (one value per bar), got shape {arr.shape}"
             )
+        _check_size(len(arr), where)
         columns[key] = arr
     lengths = {k: len(v) for k, v in columns.items()}
     if len(set(lengths.values())) > 1:
@@ -211,6 +266,7 @@ def as_histories(price_data: Any) -> dict[str, Bars]:
     Each history is anything ``as_bars`` accepts. Returns ``{symbol: Bars}`` in input order.
     """
     if isinstance(price_data, Market):
+        _check_size(len(price_data.dates), f"market {price_data.name!r}")
         out = {}
         for j, ticker in enumerate(price_data.tickers):
             where = f"market {price_data.name!r}, ticker {ticker!r}"

@@ -1,4 +1,11 @@
-"""What the facade returns (``Signal``, ``RetrainReport``) and its fallback rule."""
+"""What the facade returns (``Signal``, ``RetrainReport``) and its fallback rule.
+
+* **Fallback.** With no trained model, or fewer bars than the features need (``MIN_HISTORY``),
+  a momentum rule answers: ``p = Phi(z)``, ``z`` the t-statistic of the mean daily log return
+  over the last ``FALLBACK_LOOKBACK`` bars, classified with the base thresholds (0.55 / 0.45
+  for adaptive configs, else the static 0.52 / 0.48). The prediction log marks it ``fallback``
+  with the reason.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +19,7 @@ from scipy.special import ndtr
 
 from retrainlab.common.jsonio import jsonable
 from retrainlab.engine.config import RetrainConfig
-from retrainlab.engine.fixes.adaptive_thresholds import (
-    static_thresholds,
-)
+from retrainlab.engine.fixes.adaptive_thresholds import static_thresholds
 
 #: Bars of daily log returns the fallback momentum rule looks at.
 FALLBACK_LOOKBACK: int = 20
@@ -76,16 +81,19 @@ class Signal:
 
 @dataclass(frozen=True)
 class RetrainReport:
-    """What a retrain did. True in a boolean context when a new model is being served.
+    """What a retrain did. True in a boolean context when its model was promoted (is served).
 
-    ``n_samples = n_market + n_feedback`` trained the served model; ``validation`` holds the
-    hold-out scores (see the module docstring); ``reason`` says why a retrain did not run.
+    ``ok``: the retrain ran (samples, validation). ``promoted``: its model passed the promotion
+    rule (purged hold-out log-loss strictly below the constant-probability baseline's) and the
+    pointer moved to it. ``reason`` says why a retrain did not run or was not promoted.
+    ``n_samples = n_market + n_feedback``; ``validation`` holds the hold-out scores.
     """
 
     ok: bool
     reason: str
     version: int | None
     trained_at: str
+    promoted: bool = False
     n_samples: int = 0
     n_market: int = 0
     n_feedback: int = 0
@@ -98,7 +106,7 @@ class RetrainReport:
     notes: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return self.ok
+        return self.promoted
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable({name: getattr(self, name) for name in self.__dataclass_fields__})

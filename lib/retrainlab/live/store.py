@@ -11,8 +11,9 @@ predictions   every signal served: symbol, time, signal, probability, confidence
               base feature vector (float64 bytes), source (``model`` / ``fallback``) and why
 trades        closed trades: prices, size, times, and the features / regime / probability /
               confidence of the prediction that opened them (``prediction_id``)
-prices        the latest price history seen per symbol (Parquet bytes), for retraining
-retrains      every retrain: status (``running`` / ``ok`` / ``failed``), why, and its report
+prices        the latest price history seen per symbol (its last bars only), for retraining
+retrains      every retrain: status (``running`` / ``ok`` / ``failed`` / ``interrupted``), whether
+              its model was promoted, why, its report, and the process (host, pid) running it
 ============  ===============================================================================
 
 Safety rules, and why:
@@ -21,7 +22,13 @@ Safety rules, and why:
   field (``APPLICATION_ID``) and the ``meta`` table. A file that is not SQLite, an SQLite file of
   another application, a corrupt file or one written by a newer schema raises
   ``NotAStateDatabase`` ("not a retrainlab state database: ..."); the file is only read (through
-  a read-only connection) before that decision. Only a missing or empty file is initialised.
+  a read-only connection) before that decision. Only a missing or empty file is initialised,
+  and an empty file beside a non-empty write-ahead log (``state.db-wal``: a crash's committed
+  rows) is refused, never initialised. A version-1 database is migrated in one transaction.
+* **One error type.** Every SQLite failure leaves as ``StateError`` (``NotAStateDatabase`` is
+  one) with a message that says what to do: read-only, locked, corrupt or full.
+* **A pointer that only moves forward.** ``promote`` is a compare-and-set: the served version
+  changes only to a higher one, in the transaction that closes its retrain.
 * **Concurrency.** One connection per thread (and per process: a forked child opens its own);
   every write is one ``BEGIN IMMEDIATE`` transaction, so writers queue on SQLite's lock (busy
   timeout ``timeout`` seconds) instead of failing, and readers never block writers (WAL).
@@ -34,6 +41,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -42,143 +50,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+
+from retrainlab.live.encoding import time_text, utc_now
+from retrainlab.live.errors import NotAStateDatabase, StateError, pid_alive, state_error
+from retrainlab.live.schema import MIGRATE_1, SCHEMA, SCHEMA_VERSION, TABLES
 
 #: SQLite ``PRAGMA application_id`` of a retrainlab state database ("RTLB" in ASCII).
 APPLICATION_ID: int = 0x52544C42
 #: Name stored in ``meta.application``.
 APPLICATION: str = "retrainlab"
-#: Version of the schema below; a database with a higher version is refused.
-SCHEMA_VERSION: int = 1
 #: File name of the database inside a state directory.
 DATABASE_NAME: str = "state.db"
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
-_SCHEMA = """
-CREATE TABLE meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE predictions (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at      TEXT NOT NULL,
-    symbol          TEXT NOT NULL,
-    bar_time        TEXT,
-    n_bars          INTEGER NOT NULL,
-    signal          TEXT NOT NULL CHECK (signal IN ('long', 'short', 'neutral')),
-    probability     REAL NOT NULL CHECK (probability BETWEEN 0 AND 1),
-    confidence      REAL NOT NULL,
-    size            REAL NOT NULL,
-    regime          INTEGER NOT NULL,
-    features        BLOB,
-    source          TEXT NOT NULL CHECK (source IN ('model', 'fallback')),
-    reason          TEXT,
-    model_version   INTEGER,
-    long_threshold  REAL NOT NULL,
-    short_threshold REAL NOT NULL
-);
-CREATE INDEX predictions_by_symbol ON predictions (symbol, id);
-CREATE INDEX predictions_by_source ON predictions (source, id);
-CREATE TABLE trades (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    recorded_at   TEXT NOT NULL,
-    symbol        TEXT NOT NULL,
-    direction     TEXT NOT NULL CHECK (direction IN ('long', 'short')),
-    entry_price   REAL NOT NULL CHECK (entry_price > 0),
-    exit_price    REAL NOT NULL CHECK (exit_price > 0),
-    size          REAL NOT NULL CHECK (size > 0),
-    entry_time    TEXT NOT NULL,
-    exit_time     TEXT NOT NULL,
-    features      BLOB,
-    regime        INTEGER NOT NULL,
-    probability   REAL,
-    confidence    REAL,
-    prediction_id INTEGER REFERENCES predictions (id),
-    pnl_pct       REAL NOT NULL
-);
-CREATE TABLE prices (
-    symbol     TEXT PRIMARY KEY,
-    updated_at TEXT NOT NULL,
-    n_rows     INTEGER NOT NULL,
-    first_time TEXT,
-    last_time  TEXT,
-    digest     TEXT NOT NULL,
-    data       BLOB NOT NULL
-);
-CREATE TABLE retrains (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    started_at  TEXT NOT NULL,
-    finished_at TEXT,
-    status      TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed')),
-    reason      TEXT,
-    n_samples   INTEGER,
-    n_feedback  INTEGER,
-    model_file  TEXT,
-    report      TEXT
-);
-"""
 
-_TABLES = ("meta", "predictions", "trades", "prices", "retrains")
-
-
-class NotAStateDatabase(ValueError):
-    """The file is not a retrainlab state database (or not one this version can read)."""
-
-
-# --------------------------------------------------------------------------- encodings
-
-
-def utc_now() -> pd.Timestamp:
-    """The current time in UTC, as a tz-naive Timestamp (how every time is stored)."""
-    return pd.Timestamp.now(tz="UTC").tz_localize(None)
-
-
-def as_utc(value: Any, what: str = "time") -> pd.Timestamp:
-    """``value`` (datetime, Timestamp, numpy datetime64 or ISO string) as a tz-naive UTC Timestamp.
-
-    Aware times are converted to UTC; naive ones are taken to be UTC already.
-    """
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{what} must be a date/time (datetime, Timestamp or ISO string), got {value!r}"
-        ) from exc
-    if ts is pd.NaT:
-        raise ValueError(f"{what} is missing (NaT)")
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts
-
-
-def time_text(ts: pd.Timestamp | None) -> str | None:
-    """Fixed-width ISO text (microseconds), so that text order is time order in SQL."""
-    return None if ts is None else ts.strftime("%Y-%m-%dT%H:%M:%S.%f")
-
-
-def text_time(text: str | None) -> pd.Timestamp | None:
-    """Inverse of ``time_text``."""
-    return None if text is None else pd.Timestamp(text)
-
-
-def vector_blob(values: np.ndarray | None) -> bytes | None:
-    """A float64 vector as little-endian bytes (exact round trip), or None."""
-    if values is None:
-        return None
-    return np.ascontiguousarray(values, dtype="<f8").tobytes()
-
-
-def blob_vector(blob: bytes | None) -> np.ndarray | None:
-    """Inverse of ``vector_blob`` (a writable float64 copy)."""
-    if blob is None:
-        return None
-    return np.frombuffer(blob, dtype="<f8").astype(np.float64)
-
-
-def real(value: float | None) -> float:
-    """SQLite NULL (how it stores NaN) back to NaN."""
-    return float("nan") if value is None else float(value)
+__all__ = ["DATABASE_NAME", "SCHEMA_VERSION", "NotAStateDatabase", "StateError", "StateStore"]
+#: This machine's name, stored with a running retrain (its pid is only meaningful here).
+HOST: str = socket.gethostname()
 
 
 # --------------------------------------------------------------------------- the store
@@ -198,6 +87,8 @@ class StateStore:
     ------
     NotAStateDatabase
         If ``path`` exists and is not a retrainlab state database this version can use.
+    StateError
+        If SQLite fails (read-only, locked, corrupt, disk full); the message says what to do.
     """
 
     def __init__(
@@ -211,8 +102,18 @@ class StateStore:
         self._pid = os.getpid()
         self._closed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self._needs_init():
-            self._initialise(config or {})
+        try:
+            state = self._inspect()
+            if state == "empty":
+                self._initialise(config or {})
+            elif state == "old":
+                self._migrate()
+        except sqlite3.Error as exc:
+            self.close()
+            raise state_error(exc, self.path, self.timeout) from exc
+        except BaseException:
+            self.close()
+            raise
 
     # ------------------------------------------------------------------ opening
     def _refuse(self, why: str) -> NotAStateDatabase:
@@ -221,34 +122,52 @@ class StateStore:
             "Refusing to use or overwrite it; pick another state directory."
         )
 
-    def _needs_init(self) -> bool:
-        """Check an existing file read-only; True if it is missing/empty (to be created)."""
+    def _inspect(self) -> str:
+        """Check an existing file read-only: "empty" (to create), "old" (to migrate) or "ok"."""
         if self.path.is_dir():
             raise self._refuse("is a directory")
+        wal = self.path.with_name(self.path.name + "-wal")
         if not self.path.exists() or self.path.stat().st_size == 0:
-            return True
+            if wal.exists() and wal.stat().st_size > 0:
+                raise StateError(
+                    f"state database {self.path} is empty but its write-ahead log {wal} holds "
+                    f"{wal.stat().st_size} bytes: the rows a crash left there would be lost if "
+                    "the database were created anew. Restore the database file that belongs "
+                    "to this -wal (or move both away to start a new state); nothing was changed"
+                )
+            return "empty"
         with open(self.path, "rb") as handle:
             header = handle.read(len(_SQLITE_HEADER))
         if header != _SQLITE_HEADER:
             raise self._refuse("is not an SQLite file")
+        if not os.access(self.path.parent, os.W_OK | os.X_OK):
+            raise StateError(
+                f"state directory {self.path.parent} is read-only: SQLite needs to write "
+                f"{self.path.name}-wal and -shm beside the database; give this process write "
+                "access to the directory, or use another state directory"
+            )
         uri = f"{self.path.resolve().as_uri()}?mode=ro"
         try:
             con = sqlite3.connect(uri, uri=True, timeout=self.timeout)
         except sqlite3.Error as exc:
-            raise self._refuse(f"cannot be opened ({exc})") from exc
+            raise state_error(exc, self.path, self.timeout) from exc
         try:
             return self._check(con)
         except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "CORRUPT" not in str(
+                getattr(exc, "sqlite_errorname", "")
+            ):
+                raise state_error(exc, self.path, self.timeout) from exc
             raise self._refuse(f"is unreadable or corrupt ({exc})") from exc
         finally:
             con.close()
 
-    def _check(self, con: sqlite3.Connection) -> bool:
-        """Validate identity and schema; True if the database is still empty."""
+    def _check(self, con: sqlite3.Connection) -> str:
+        """Validate identity and schema: "empty", "old" (version 1) or "ok"."""
         app_id = con.execute("PRAGMA application_id").fetchone()[0]
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if app_id == 0 and not tables:
-            return True
+            return "empty"
         if app_id != APPLICATION_ID:
             listed = ", ".join(sorted(tables)) or "none"
             raise self._refuse(
@@ -266,21 +185,21 @@ class StateStore:
                 f"has schema version {version}, newer than this retrainlab "
                 f"({SCHEMA_VERSION}); upgrade retrainlab"
             )
-        missing = [t for t in _TABLES if t not in tables]
+        missing = [t for t in TABLES if t not in tables]
         if missing:
             raise self._refuse(f"lacks the tables {', '.join(missing)}")
-        return False
+        return "old" if version < SCHEMA_VERSION else "ok"
 
     def _initialise(self, config: dict[str, Any]) -> None:
         con = self._connection()
         mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if str(mode).lower() != "wal":  # e.g. a file system without shared memory
-            raise OSError(f"{self.path}: SQLite could not switch to WAL mode (got {mode!r})")
+            raise StateError(f"{self.path}: SQLite could not switch to WAL mode (got {mode!r})")
         with self.transaction() as tx:
             # another process may have created it meanwhile: check again under the write lock
-            if not self._check(tx):
+            if self._check(tx) != "empty":
                 return
-            for statement in _SCHEMA.split(";"):  # not executescript: it would COMMIT first
+            for statement in SCHEMA.split(";"):  # not executescript: it would COMMIT first
                 if statement.strip():
                     tx.execute(statement)
             tx.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -293,16 +212,30 @@ class StateStore:
             }
             tx.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", rows.items())
 
+    def _migrate(self) -> None:
+        """Schema 1 -> 2 in one transaction (another process may have done it meanwhile)."""
+        with self.transaction() as tx:
+            if self._check(tx) != "old":
+                return
+            for statement in MIGRATE_1:
+                tx.execute(statement)
+            tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.set_meta(tx, "schema_version", str(SCHEMA_VERSION))
+
     # ------------------------------------------------------------------ connections
+    def after_fork(self) -> None:
+        """In a forked child: forget the parent's connections and locks (never use them)."""
+        self._registry_lock = threading.Lock()
+        self._local = threading.local()
+        self._connections = []
+        self._pid = os.getpid()
+
     def _connection(self) -> sqlite3.Connection:
         """This thread's connection (opened on first use; reopened in a forked child)."""
         if self._closed:
-            raise RuntimeError(f"state store {self.path} is closed")
+            raise StateError(f"state store {self.path} is closed; open the state directory again")
         if os.getpid() != self._pid:  # forked: never share the parent's connections
-            self._pid = os.getpid()
-            self._local = threading.local()
-            with self._registry_lock:
-                self._connections = []
+            self.after_fork()
         con = getattr(self._local, "con", None)
         if con is None:
             con = sqlite3.connect(
@@ -318,19 +251,36 @@ class StateStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (``BEGIN IMMEDIATE``): committed on success, rolled back on error."""
-        con = self._connection()
-        con.execute("BEGIN IMMEDIATE")
+        """A write transaction (``BEGIN IMMEDIATE``): committed on success, rolled back on error.
+        SQLite failures leave as ``StateError``."""
+        try:
+            con = self._connection()
+            con.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise state_error(exc, self.path, self.timeout) from exc
         try:
             yield con
-        except BaseException:
-            con.execute("ROLLBACK")
+        except BaseException as exc:
+            try:
+                con.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the failure below says what went wrong; nothing was committed
+            if isinstance(exc, sqlite3.Error):
+                raise state_error(exc, self.path, self.timeout) from exc
             raise
-        con.execute("COMMIT")
+        try:
+            con.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise state_error(exc, self.path, self.timeout) from exc
 
     def query(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
         """Run a read query on this thread's connection and return every row."""
-        return self._connection().execute(sql, params).fetchall()
+        try:
+            return self._connection().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise state_error(exc, self.path, self.timeout) from exc
 
     def close(self) -> None:
         """Close every connection this store opened (in this process)."""
@@ -372,8 +322,8 @@ class StateStore:
 
     def count(self, table: str) -> int:
         """Number of rows of one of the tables."""
-        if table not in _TABLES:
-            raise ValueError(f"unknown table {table!r}; tables: {', '.join(_TABLES)}")
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
         return int(self.query(f"SELECT COUNT(*) FROM {table}")[0][0])
 
     # ------------------------------------------------------------------ predictions
@@ -459,13 +409,34 @@ class StateStore:
 
     # ------------------------------------------------------------------ retrains
     def start_retrain(self) -> int:
-        """Log a retrain as running; its id is the version of the model it will write."""
+        """Log a retrain as running (with this host and pid); its id is the version of the
+        model it will write."""
         with self.transaction() as tx:
             cursor = tx.execute(
-                "INSERT INTO retrains (started_at, status) VALUES (?, 'running')",
-                (time_text(utc_now()),),
+                "INSERT INTO retrains (started_at, status, host, pid) VALUES (?, 'running', ?, ?)",
+                (time_text(utc_now()), HOST, os.getpid()),
             )
             return int(cursor.lastrowid)
+
+    def mark_interrupted(self) -> list[int]:
+        """Mark retrains left ``running`` by a process of this host that no longer exists as
+        ``interrupted``; returns their ids."""
+        with self.transaction() as tx:
+            rows = tx.execute(
+                "SELECT id, pid FROM retrains WHERE status = 'running' AND host = ?", (HOST,)
+            ).fetchall()
+            dead = [int(r["id"]) for r in rows if r["pid"] is None or not pid_alive(r["pid"])]
+            for retrain_id in dead:
+                tx.execute(
+                    "UPDATE retrains SET status = 'interrupted', finished_at = ?, reason = ? "
+                    "WHERE id = ?",
+                    (
+                        time_text(utc_now()),
+                        "interrupted: the process running it ended before it finished",
+                        retrain_id,
+                    ),
+                )
+        return dead
 
     def finish_retrain(
         self,
@@ -477,26 +448,44 @@ class StateStore:
         n_feedback: int,
         report: dict[str, Any],
         model_file: str | None = None,
-    ) -> None:
-        """Close a retrain row; if ``ok``, point ``meta.model_version`` at its model, atomically."""
+    ) -> bool:
+        """Close a retrain row; with ``model_file``, promote its model (compare-and-set: only if
+        ``retrain_id`` is above the served version), in the same transaction. Returns True if
+        the model is now served."""
         with self.transaction() as tx:
+            promoted = model_file is not None and self._promote(tx, retrain_id, model_file)
             tx.execute(
-                "UPDATE retrains SET finished_at = ?, status = ?, reason = ?, "
+                "UPDATE retrains SET finished_at = ?, status = ?, promoted = ?, reason = ?, "
                 "n_samples = ?, n_feedback = ?, model_file = ?, report = ? WHERE id = ?",
                 (
                     time_text(utc_now()),
                     "ok" if ok else "failed",
+                    int(promoted),
                     reason,
                     int(n_samples),
                     int(n_feedback),
-                    model_file,
+                    model_file if promoted else None,
                     json.dumps(report, sort_keys=True),
                     int(retrain_id),
                 ),
             )
-            if ok:
-                self.set_meta(tx, "model_version", str(int(retrain_id)))
-                self.set_meta(tx, "model_file", str(model_file))
+        return promoted
+
+    def _promote(self, tx: sqlite3.Connection, version: int, model_file: str) -> bool:
+        row = tx.execute("SELECT value FROM meta WHERE key = 'model_version'").fetchone()
+        if row is not None and int(row["value"]) >= int(version):
+            return False  # a newer model was promoted meanwhile: the pointer never goes back
+        self.set_meta(tx, "model_version", str(int(version)))
+        self.set_meta(tx, "model_file", str(model_file))
+        return True
+
+    def served_version(self) -> int | None:
+        value = self.get_meta("model_version")
+        return None if value is None else int(value)
+
+    def promoted_models(self) -> list[sqlite3.Row]:
+        """Retrains whose model was promoted (id = version, model_file), newest first."""
+        return self.query("SELECT id, model_file FROM retrains WHERE promoted = 1 ORDER BY id DESC")
 
     def retrains(self) -> list[sqlite3.Row]:
         """Every retrain, oldest first."""

@@ -54,6 +54,13 @@ def _fix(name: str, value: Any) -> None:
         )
 
 
+def _fixes(name: str, value: Any) -> None:
+    for fix in value:
+        _fix(name, fix)
+    if not value or len(set(value)) != len(value):
+        raise ValueError(f"parameter {name!r} must list at least one fix, each once; got {value!r}")
+
+
 def _seed(name: str, value: Any) -> None:
     if not 0 <= value < 2**32:
         raise ValueError(f"parameter {name!r} must be a seed in [0, 2**32), got {value!r}")
@@ -73,8 +80,18 @@ RULES: dict[str, Callable[[str, Any], None]] = {
     "n_jobs": _positive,
     "edge": _non_negative,
     "fix": _fix,
+    "fixes": _fixes,
+    "confirmation_seeds": _non_negative,
     "cost_bps": _non_negative,
     "real_days": _non_negative,
+    "panel_days": _non_negative,
+    "panel_tickers": _non_negative,
+    "block_days": _at_least(126),
+    "index_block_days": _non_negative,
+    "n_resamples": _positive,
+    "placebo_seeds": _positive,
+    "placebo_first_seed": _seed,
+    "best_fix": lambda name, value: value == "" or _fix(name, value),
     "real_markets": lambda name, value: [
         check_name(v, ("sp500", "nasdaq"), f"value in parameter {name!r}:") for v in value
     ],

@@ -157,7 +157,8 @@ def samples_from_trades(
     labels = outcome_label(entry_price, exit_price)
     weights = outcome_weight(signed_pnl(sign, entry_price, exit_price), config)
     return ExtraSamples(
-        np.asarray(features, dtype=np.float64).reshape(-1, len(FEATURE_NAMES)),
+        # one row per trade; as many columns as the features the run uses
+        np.asarray(features, dtype=np.float64).reshape(np.size(labels), -1),
         np.asarray(regimes, dtype=np.int64),
         np.atleast_1d(labels),
         np.atleast_1d(weights),

@@ -1,0 +1,356 @@
+"""The factorial: the 64 configurations, effects, Shapley values, selection, the results file."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import papermill as pm
+import pytest
+
+import retrainlab as rl
+from retrainlab import experiments as ex
+from retrainlab import jsonio
+from retrainlab.research import factorial as fx
+
+
+# --------------------------------------------------------------------------- configurations
+def test_all_configs_are_every_subset_in_standard_order_old_first_new_last():
+    configs = rl.all_configs(base=rl.OLD)
+    assert len(configs) == 64
+    assert configs[0] == rl.OLD and configs[-1] == rl.NEW
+    assert len({c.fixes for c in configs}) == 64
+    for m, config in enumerate(configs):
+        assert config.fixes == fx.subset(m)
+        assert set(rl.FIXES).issuperset(config.fixes)
+    assert configs[1].fixes == (rl.FIXES[0],)  # FIXES[0] varies fastest
+    assert configs[2].fixes == (rl.FIXES[1],)
+
+
+def test_all_configs_keeps_the_base_protocol_and_overrides_its_switches():
+    base = rl.NEW.replace(horizon=3, cost_bps=10.0)
+    configs = rl.all_configs(base)
+    assert configs[0].fixes == () and configs[-1].fixes == rl.FIXES
+    assert {(c.horizon, c.cost_bps) for c in configs} == {(3, 10.0)}
+
+
+def test_all_configs_of_a_subset_of_fixes():
+    configs = rl.all_configs(rl.OLD, ["long_lookback", "feedback_loop"])
+    assert [c.fixes for c in configs] == [
+        (),
+        ("long_lookback",),
+        ("feedback_loop",),
+        ("feedback_loop", "long_lookback"),  # .fixes lists in FIXES order
+    ]
+    assert list(fx.named_configs(configs)) == [
+        "OLD",
+        "OLD+long_lookback",
+        "OLD+feedback_loop",
+        "OLD+feedback_loop+long_lookback",
+    ]
+
+
+def test_bad_fix_names_are_refused_with_a_suggestion():
+    with pytest.raises(ValueError, match="Did you mean 'long_lookback'"):
+        rl.all_configs(rl.OLD, ["long_lookbak"])
+    with pytest.raises(ValueError, match="once"):
+        rl.all_configs(rl.OLD, ["long_lookback", "long_lookback"])
+    with pytest.raises(ValueError, match="at least one fix"):
+        rl.all_configs(rl.OLD, [])
+    with pytest.raises(TypeError, match="RetrainConfig"):
+        rl.all_configs("OLD")
+
+
+# --------------------------------------------------------------------------- toy factorials
+def _toy(k: int, value) -> np.ndarray:
+    """One market's 2**k values in standard order from ``value(set of fix indices on)``."""
+    return np.array([value({b for b in range(k) if m >> b & 1}) for m in range(2**k)])
+
+
+MAIN = np.array([0.10, -0.05, 0.20, 0.0, 0.03, -0.02])
+PAIR = 0.12  # fixes 0 and 1 together earn this much more
+TRIPLE = -0.09  # fixes 2, 3 and 4 together
+
+
+def _known(on: set[int]) -> float:
+    return 0.3 + sum(MAIN[b] for b in on) + PAIR * ({0, 1} <= on) + TRIPLE * ({2, 3, 4} <= on)
+
+
+def test_shapley_of_a_toy_factorial_with_known_effects():
+    values = _toy(6, _known)
+    phi = fx.shapley(values)[0]
+    # additive parts go to their own fix; a k-way synergy is shared equally among its k fixes
+    expected = MAIN + [PAIR / 2, PAIR / 2, TRIPLE / 3, TRIPLE / 3, TRIPLE / 3, 0.0]
+    np.testing.assert_allclose(phi, expected, atol=1e-14)
+    assert phi.sum() == pytest.approx(values[-1] - values[0], abs=1e-14)
+
+
+def test_shapley_sums_to_new_minus_old_and_matches_the_permutation_definition():
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(5, 16))
+    phi = fx.shapley(values)
+    np.testing.assert_allclose(phi.sum(axis=1), values[:, -1] - values[:, 0], atol=1e-12)
+    # Shapley value = the fix's marginal gain averaged over every order of switching fixes on
+    k = 4
+    brute = np.zeros((5, k))
+    orders = list(itertools.permutations(range(k)))
+    for order in orders:
+        mask = 0
+        for b in order:
+            brute[:, b] += values[:, mask | 1 << b] - values[:, mask]
+            mask |= 1 << b
+    np.testing.assert_allclose(phi, brute / len(orders), atol=1e-12)
+
+
+def test_shapley_gives_nothing_to_a_fix_that_never_matters():
+    values = _toy(3, lambda on: 1.0 + 0.5 * (0 in on) - 0.25 * (2 in on) * (0 in on))
+    phi = fx.shapley(values)[0]
+    assert phi[1] == pytest.approx(0.0, abs=1e-15)
+
+
+def test_effects_recover_known_main_effects_and_interactions():
+    values = _toy(6, _known)
+    est, terms, r2 = fx.effects(values)
+    by_term = dict(zip(terms, est[0], strict=True))
+    assert len(terms) == 6 + 15
+    # main effect = mean(on) - mean(off); the pair and the triple add their share when present
+    expected_main = MAIN + [PAIR / 2, PAIR / 2, TRIPLE / 4, TRIPLE / 4, TRIPLE / 4, 0.0]
+    np.testing.assert_allclose([by_term[(b,)] for b in range(6)], expected_main, atol=1e-12)
+    # interaction = v(ab) - v(a) - v(b) + v(none), averaged over the others
+    assert by_term[(0, 1)] == pytest.approx(PAIR, abs=1e-12)
+    assert by_term[(2, 3)] == pytest.approx(TRIPLE / 2, abs=1e-12)  # the third is on half the time
+    assert by_term[(0, 5)] == pytest.approx(0.0, abs=1e-12)
+    # the three-way synergy is what the two-way model leaves unexplained
+    assert 0 < r2[0] < 1
+
+
+def test_effects_explain_everything_without_higher_interactions():
+    values = _toy(4, lambda on: 0.2 * (0 in on) + 0.1 * (0 in on) * (3 in on) - 0.3 * (1 in on))
+    est, terms, r2 = fx.effects(values)
+    assert r2[0] == pytest.approx(1.0)
+    assert dict(zip(terms, est[0], strict=True))[(0, 3)] == pytest.approx(0.1)
+
+
+def test_analysis_refuses_a_non_factorial_number_of_columns():
+    with pytest.raises(ValueError, match="2\\*\\*k"):
+        fx.shapley(np.zeros((2, 6)))
+    with pytest.raises(ValueError, match="2\\*\\*k"):
+        fx.effects(np.zeros((2, 1)))
+
+
+def test_select_best_takes_the_highest_mean_and_the_first_on_ties():
+    values = np.array([[0.1, 0.5, 0.5, 0.2], [0.3, 0.1, 0.1, 0.9]])
+    assert fx.select_best(values) == 3
+    assert fx.select_best(values[:, :3]) == 1
+
+
+def test_config_means_and_corrected_confidence():
+    values = np.array([[1.0, 2.0], [3.0, 2.0], [2.0, 2.0]])
+    out = fx.config_means(values)
+    assert out[0]["mean"] == pytest.approx(2.0) and out[0]["ci_low"] < 2.0 < out[0]["ci_high"]
+    assert out[1]["ci_low"] == out[1]["ci_high"] == 2.0
+    assert fx.corrected_confidence(5) == pytest.approx(0.99)
+
+
+def test_buy_and_hold_sharpe_is_the_equal_weight_portfolio():
+    market = rl.generate_market(0, n_days=200, n_tickers=3)
+    close = np.asarray(market.close)
+    daily = (close[1:] / close[:-1] - 1).mean(axis=1)
+    assert fx.buy_and_hold_sharpe(market, 59) == pytest.approx(rl.metrics.sharpe_ratio(daily[59:]))
+
+
+# --------------------------------------------------------------------------- the results file
+def _frame(values: np.ndarray, labels, markets, rng) -> pd.DataFrame:
+    """A sweep-like frame: the Sharpe values plus the per-run inputs the DSR needs."""
+    rows = []
+    for i, market in enumerate(markets):
+        for m, label in enumerate(labels):
+            sr = values[i, m] / np.sqrt(252)
+            rows.append(
+                {
+                    "config": label,
+                    "market": market,
+                    "sharpe_ratio": values[i, m],
+                    "sr_per_period": sr,
+                    "n_obs": 900.0,
+                    "skew": 0.0,
+                    "kurtosis": 3.0 + rng.uniform(),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_factorial_results_on_a_toy_sweep():
+    rng = np.random.default_rng(0)
+    fixes = ["profit_weighted_loss", "feedback_loop", "adaptive_thresholds"]
+    configs = fx.named_configs(rl.all_configs(rl.OLD, fixes))
+    labels = list(configs)
+    selection = [f"sel{i}" for i in range(12)]
+    confirmation = [f"conf{i}" for i in range(20)]
+    markets = selection + confirmation
+    # fix 0 earns 0.3, fix 1 costs 0.1, fix 2 earns 0.2 but only with fix 0 on
+    truth = _toy(3, lambda on: 0.3 * (0 in on) - 0.1 * (1 in on) + 0.2 * ({0, 2} <= on))
+    values = truth + rng.normal(scale=0.05, size=(len(markets), 8))
+    runs = _frame(values, labels, markets, rng)
+    real = _frame(truth[None, :], labels, ["sp500"], rng)
+    hold = dict.fromkeys([*markets, "sp500"], 0.1)
+    out = fx.factorial_results(
+        runs,
+        real,
+        {"seeds": 12},
+        configs=configs,
+        fixes=fixes,
+        selection=selection,
+        confirmation=confirmation,
+        buy_and_hold=hold,
+    )
+    assert out["n_configs"] == 8 and out["old"] == "OLD" and out["new"] == labels[-1]
+    assert [c["label"] for c in out["configs"]] == labels
+    shap = out["shapley"]
+    assert shap["max_abs_sum_error"] < 1e-12
+    means = {f: shap["fixes"][f]["mean"] for f in fixes}
+    assert sum(means.values()) == pytest.approx(shap["total"]["mean"])
+    assert means["profit_weighted_loss"] == pytest.approx(0.4, abs=0.03)  # 0.3 + half the pair
+    assert shap["fixes"]["feedback_loop"]["negative"]
+    main = out["effects"]["main"]
+    assert main["profit_weighted_loss"]["positive"] and main["feedback_loop"]["negative"]
+    assert out["effects"]["interacting_pairs"] == ["profit_weighted_loss x adaptive_thresholds"]
+    best = out["best"]
+    assert best["fixes"] == ["profit_weighted_loss", "adaptive_thresholds"]
+    assert best["best_single_fix"]["fixes"] == ["profit_weighted_loss"]
+    conf = best["confirmation"]
+    assert conf["vs_old"]["ci_low"] > 0 and conf["vs_best_single_fix"]["ci_low"] > 0
+    assert conf["dsr"]["n_trials"] == 8 and len(conf["dsr"]["by_market"]) == 20
+    assert best["real"]["sp500"]["rank"] == 1 and best["real"]["sp500"]["n_trials"] == 8
+    assert out["values"]["matrix"][0] == pytest.approx(values[0].tolist())
+
+
+# --------------------------------------------------------------------------- notebook and section
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "06_factorial.ipynb"
+TEMPLATE = Path(rl.__file__).parent / "research" / "templates" / "sections" / "factorial.md.j2"
+TINY_FIXES = ["profit_weighted_loss", "feedback_loop", "long_lookback"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """06_factorial under papermill: 2 + 2 markets of 300 days x 3 tickers, 3 fixes, sp500."""
+    tmp = tmp_path_factory.mktemp("factorial")
+    saved = os.environ.get(ex.CACHE_ENV)
+    os.environ[ex.CACHE_ENV] = str(tmp / "cache")  # inherited by the kernel
+    try:
+        pm.execute_notebook(
+            str(NOTEBOOK),
+            str(tmp / "06_factorial.ipynb"),
+            parameters={
+                "seeds": 2,
+                "confirmation_seeds": 2,
+                "n_days": 300,
+                "n_tickers": 3,
+                "fixes": TINY_FIXES,
+                "real_markets": ["sp500"],
+                "real_days": 300,
+                "n_jobs": 1,
+                "data_dir": str(tmp / "data"),
+                "results_dir": str(tmp / "results"),
+            },
+            kernel_name="retrainlab",
+            cwd=str(NOTEBOOK.parent),
+            progress_bar=False,
+        )
+    finally:
+        if saved is None:
+            os.environ.pop(ex.CACHE_ENV, None)
+        else:
+            os.environ[ex.CACHE_ENV] = saved
+    return tmp, jsonio.read_results(tmp / "results" / "factorial.json")
+
+
+@pytest.mark.xdist_group("notebooks")
+def test_notebook_writes_the_factorial_from_real_runs(tiny_run):
+    _, fac = tiny_run
+    assert fac["fixes"] == TINY_FIXES and fac["n_configs"] == 8
+    assert fac["markets"]["selection"] == ["seed0-edge1", "seed1-edge1"]
+    assert fac["markets"]["confirmation"] == ["seed2-edge1", "seed3-edge1"]
+    assert fac["markets"]["real"] == ["sp500-last300d"]
+    # the matrix holds the walk-forward's own Sharpe ratios: recompute one run
+    market = ex.MarketSpec(3, 300, 3).build()
+    config = rl.all_configs(rl.OLD, TINY_FIXES)[5]
+    assert fac["values"]["matrix"][3][5] == rl.walk_forward(market, config).metrics["sharpe_ratio"]
+    values = np.array(fac["values"]["matrix"])
+    per_market = fac["shapley"]["per_market"]
+    phi = np.array([per_market[f] for f in TINY_FIXES]).T
+    np.testing.assert_allclose(phi.sum(axis=1), values[:, -1] - values[:, 0], atol=1e-12)
+    assert fac["best"]["real"]["sp500-last300d"]["n_trials"] == 8
+    assert fac["best"]["confirmation"]["dsr"]["n_trials"] == 8
+
+
+@pytest.mark.xdist_group("notebooks")
+def test_notebook_refuses_an_unknown_fix(tmp_path):
+    with pytest.raises(pm.PapermillExecutionError, match="Did you mean 'long_lookback'"):
+        pm.execute_notebook(
+            str(NOTEBOOK),
+            str(tmp_path / "out.ipynb"),
+            parameters={"fixes": ["long_lookbak"], "results_dir": str(tmp_path)},
+            kernel_name="retrainlab",
+            cwd=str(NOTEBOOK.parent),
+            progress_bar=False,
+        )
+
+
+def _convention_filters() -> dict:
+    """The filters the team conventions say the report renderer provides (for rendering here)."""
+
+    def num(x, digits=2):
+        return "n/a" if x is None else f"{x:.{digits}f}"
+
+    def signed(x, digits=2):
+        return "n/a" if x is None else f"{x:+.{digits}f}"
+
+    def pct(x, digits=1):
+        return "n/a" if x is None else f"{100 * x:.{digits}f}%"
+
+    return {
+        "num": num,
+        "signed": signed,
+        "pct": pct,
+        "ci": lambda lo, hi, digits=2: f"[{num(lo, digits)}, {num(hi, digits)}]",
+        "pval": lambda p: "<0.001" if p < 0.001 else f"{p:.3f}",
+        "passfail": lambda ok: "✓ pass" if ok else "✗ fail",
+    }
+
+
+@pytest.mark.xdist_group("notebooks")
+def test_section_reads_its_numbers_from_the_results_file(tiny_run):
+    import jinja2
+
+    from retrainlab.research.sections import factorial as section
+
+    tmp, fac = tiny_run
+    assert section.REQUIRES == ("factorial",)
+    altered = json.loads(json.dumps(fac))
+    altered["shapley"]["fixes"]["feedback_loop"]["mean"] = 9.87654  # no computation gives this
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    env.filters.update(_convention_filters())
+    text = env.from_string(TEMPLATE.read_text()).render(**section.context({"factorial": altered}))
+    assert "+9.88" in text
+    assert fac["best"]["label"] in text and "sp500-last300d" in text
+    figures = section.figures({"factorial": fac})
+    assert len(figures) == 2
+    values, significant = section.interaction_matrix(fac)
+    assert values.shape == (3, 3) and np.allclose(values, values.T)
+    assert values[0, 0] == fac["effects"]["main"]["profit_weighted_loss"]["mean"]
+
+
+def test_fixes_parameter_rule():
+    from retrainlab import params
+
+    ns = {"__annotations__": {"fixes": "list[str]"}, "fixes": ["long_lookback"]}
+    assert params.validate(ns, "06_factorial") == {"fixes": ["long_lookback"]}
+    for bad, message in (([], "at least one fix"), (["long_lookback"] * 2, "each once")):
+        ns = {"__annotations__": {"fixes": "list[str]"}, "fixes": bad}
+        with pytest.raises(ValueError, match=message):
+            params.validate(ns, "06_factorial")

@@ -1,0 +1,116 @@
+"""walk_forward_many: bit for bit the separate walk_forward runs, each distinct fit once."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+import retrainlab as rl
+from retrainlab.engine.many import FitCache
+from retrainlab.engine.model import can_fit
+from retrainlab.research.experiments import MarketSpec
+
+TIMINGS = ("fit_seconds", "total_seconds")
+
+
+def assert_identical(a, b) -> None:
+    """Every field of two results equal bit for bit (NaN = NaN), timings aside."""
+    assert a.config == b.config and a.market_name == b.market_name
+    for name in (
+        "returns",
+        "positions",
+        "probabilities",
+        "signals",
+        "thresholds",
+        "trades",
+        "regimes",
+        "market_regimes",
+        "coefficients",
+    ):
+        assert getattr(a, name).equals(getattr(b, name)), f"{a.config.label}: {name} differs"
+    assert a.fits.drop(columns="seconds").equals(b.fits.drop(columns="seconds"))
+    assert np.array_equal(a.features, b.features, equal_nan=True)
+    assert a.metrics.keys() == b.metrics.keys()
+    for key, value in a.metrics.items():
+        other = b.metrics[key]
+        assert value == other or (np.isnan(value) and np.isnan(other)), (a.config.label, key)
+
+
+class CountingCache(FitCache):
+    """Also records the content of every training set asked for (to count distinct ones)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.contents: set[bytes] = set()
+
+    def fitter(self, problem):
+        inner = super().fitter(problem)
+
+        def fit_samples(samples, config):
+            if not can_fit(samples.y, config):  # nothing to fit: no model either way
+                return inner(samples, config)
+            digest = hashlib.sha256(repr(samples.X.shape).encode())
+            digest.update(samples.X.tobytes() + samples.y.tobytes())
+            digest.update(b"" if samples.weights is None else samples.weights.tobytes())
+            protocol = {k: v for k, v in config.to_dict().items() if k not in rl.FIXES}
+            digest.update(repr(sorted(protocol.items())).encode())
+            self.contents.add(digest.digest())
+            return inner(samples, config)
+
+        return fit_samples
+
+
+def _check(market, configs) -> CountingCache:
+    cache = CountingCache()
+    many = rl.walk_forward_many(market, configs, cache)
+    assert len(many) == len(configs)
+    for config, result in zip(configs, many, strict=True):
+        assert_identical(rl.walk_forward(market, config), result)
+    return cache
+
+
+def test_the_full_factorial_equals_separate_runs_and_fits_each_problem_once():
+    market = rl.generate_market(1, n_days=300, n_tickers=3)
+    cache = _check(market, rl.all_configs(base=rl.OLD))
+    # each distinct training set fitted once: as many fits as distinct contents, far fewer
+    # than the refits asked for
+    assert cache.n_fits == len(cache.contents) < cache.n_requests / 2
+
+
+def test_a_real_series_and_mixed_protocols():
+    real = MarketSpec(n_days=400, kind="sp500").build()
+    _check(real, rl.all_configs(rl.OLD, ["feedback_loop", "adaptive_thresholds", "long_lookback"]))
+    # configs that differ outside the fixes (horizon, lag, C) never share a fit or a panel
+    market = rl.generate_market(2, n_days=300, n_tickers=4)
+    _check(
+        market,
+        [
+            rl.NEW,
+            rl.NEW.replace(horizon=3),
+            rl.OLD.replace(execution_lag=0),
+            rl.OLD,
+            rl.NEW.replace(C=0.1),
+            rl.NEW,  # a repeat is fine
+        ],
+    )
+
+
+def test_bad_input_is_refused():
+    market = rl.generate_market(0, n_days=200, n_tickers=2)
+    with pytest.raises(TypeError, match="RetrainConfig"):
+        rl.walk_forward_many(market, ["OLD"])
+    with pytest.raises(TypeError, match="Market"):
+        rl.walk_forward_many("market", [rl.OLD])
+    assert rl.walk_forward_many(market, []) == []
+
+
+def test_bench_times_the_factorial_on_a_small_market():
+    from retrainlab import bench
+
+    f = bench.time_factorial(n_days=200, n_tickers=2, n_markets=10)
+    assert f["n_configs"] == 64 and f["n_refits"] == 64 * 7
+    assert 0 < f["n_distinct_fits"] < f["n_refits"]
+    assert f["ratio"] == f["many_seconds"] / f["separate_seconds"] > 0
+    assert f["projected_seconds"] == pytest.approx(f["many_seconds"] * 10 / 2)
