@@ -63,14 +63,22 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (retrainlab)" >/dev/null
 	@touch $@
 
-test: $(STAMP) ## run the test suite (unit, property, notebook smoke runs)
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+# Where ruff looks (lint, format); `make test` fails on any finding, `make lint` fixes them.
+LINTED := lib tests notebooks
 
 setup-lstm: $(STAMP) ## also install the optional LSTM extra (keras + jax, ~440 MB) from requirements-lstm.lock
 	$(BIN)/python -m pip install --quiet -r requirements-lstm.lock
 
-lint: $(STAMP) ## ruff over lib, tests and notebooks
-	$(BIN)/ruff check lib tests notebooks
+# Notebook runs are shared by all workers (tests/conftest.py) and collected first; a chunk of
+# one keeps the scheduling dynamic, so the notebooks spread over both workers.
+test: $(STAMP) ## lint and format check, then the test suite (unit, property, notebook runs)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/python -m pytest -q -n 2 --dist load --maxschedchunk 1
+
+lint: $(STAMP) ## format with ruff and apply ruff's safe fixes (lib, tests, notebooks)
+	$(BIN)/ruff format $(LINTED)
+	$(BIN)/ruff check --fix $(LINTED)
 
 strip: $(STAMP) ## strip outputs from the committed notebooks
 	$(BIN)/nbstripout --keep-id notebooks/*.ipynb
@@ -81,12 +89,20 @@ lab: $(STAMP) ## JupyterLab on notebooks/ (also as root); options via LAB_ARGS="
 bench: $(STAMP) ## benchmark the walk-forward hot path and print the figures
 	$(BIN)/python -m retrainlab bench
 
+# One shell line per step: make runs each recipe line in its own shell, so a `{ ...; }` group
+# cannot span lines. Sorted case-insensitively (as committed): a new pin is one line to merge.
+LOCK_HEADER := \
+  "\# Exact pins of everything installed (pip freeze of a venv built from requirements.in, Python 3.11)." \
+  "\# Regenerate with \`make lock\`; then \`make setup\` installs them."
 lock: ## regenerate requirements.lock from requirements.in (needs the package index)
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
-	.lockvenv/bin/pip install --quiet -r requirements.in
-	{ echo "# Exact pins of everything installed (pip freeze of a venv built from requirements.in, Python 3.11).";
-	  echo "# Regenerate with \`make lock\`."; .lockvenv/bin/pip freeze --all --exclude-editable | grep -v "^pip=="; } > requirements.lock
+	.lockvenv/bin/python -m pip install --quiet --upgrade pip
+	.lockvenv/bin/python -m pip install --quiet --upgrade -r requirements.in  # --upgrade: also the venv's own setuptools
+	printf '%s\n' $(LOCK_HEADER) > requirements.lock.tmp
+	.lockvenv/bin/python -m pip freeze --all --exclude-editable | grep -v '^pip==' | LC_ALL=C sort -f >> requirements.lock.tmp
+	mv requirements.lock.tmp requirements.lock
 	rm -rf .lockvenv
+	@echo "lock: requirements.lock rewritten; review with: git diff requirements.lock"
 
 # ---------------------------------------------------------------- the report pipeline
 # Each step is a file target: it reruns only when its notebook, the package, the environment

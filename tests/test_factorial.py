@@ -304,7 +304,7 @@ def test_notebook_refuses_an_unknown_fix(tmp_path):
 
 
 def _convention_filters() -> dict:
-    """The filters CONVENTIONS.md says the report renderer provides (for rendering here)."""
+    """The filters the team conventions say the report renderer provides (for rendering here)."""
 
     def num(x, digits=2):
         return "n/a" if x is None else f"{x:.{digits}f}"

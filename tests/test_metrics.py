@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from retrainlab import metrics as m
 
 # --------------------------------------------------------------------------- reference values
-# Bailey & Lopez de Prado reference values quoted in DESIGN.md ("Metrics and statistics").
+# Bailey & Lopez de Prado reference values quoted in docs/methodology.md (section 5.4).
 # The quoted figures are truncated, not rounded (PSR = 0.957278, DSR = 0.958366), so the tests
 # compare the computed value truncated to the quoted number of decimals.
 

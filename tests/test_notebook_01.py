@@ -3,46 +3,35 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import nbformat
 import numpy as np
 import papermill as pm
 import pytest
 
+from conftest import NOTEBOOKS, TINY_STUDY, execute_notebook
+from retrainlab import jsonio
 from retrainlab import regime_diagnostics as rd
+from retrainlab import study_data as sd
 from retrainlab.engine.fixes.regime_awareness import detect_regimes
 from retrainlab.engine.market import PRICE_FIELDS, Market
 from retrainlab.engine.synthetic import generate_market, oracle_hit_rate
 from retrainlab.research.experiments import MarketSpec
 
-pytestmark = pytest.mark.xdist_group("notebooks")
-
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_generate_data.ipynb"
-TINY = {"seeds": 2, "first_seed": 3, "n_days": 300, "n_tickers": 3, "edge": 1.0, "figures_seed": 4}
-
-
-def run(out: Path, **parameters) -> Path:
-    pm.execute_notebook(
-        str(NOTEBOOK),
-        str(out),
-        parameters=parameters,
-        kernel_name="retrainlab",
-        cwd=str(NOTEBOOK.parent),
-        progress_bar=False,
-    )
-    return out
+NOTEBOOK = NOTEBOOKS / "01_generate_data.ipynb"
+SEEDS = range(TINY_STUDY["first_seed"], TINY_STUDY["first_seed"] + TINY_STUDY["seeds"])
+N_DAYS, N_TICKERS = TINY_STUDY["n_days"], TINY_STUDY["n_tickers"]
+#: What the shared run (conftest ``Pipeline.data_notebook``) passes besides the study's size.
+TINY = {**TINY_STUDY, "edge": 1.0, "figures_seed": TINY_STUDY["first_seed"] + 1}
 
 
-@pytest.fixture(scope="module")
-def executed(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("nb01")
-    params = {**TINY, "data_dir": str(tmp / "data"), "results_dir": str(tmp / "results")}
-    out = run(tmp / "first.ipynb", **params)
-    first = (tmp / "results" / "data_summary.json").read_bytes()
-    run(tmp / "second.ipynb", **params)
-    second = (tmp / "results" / "data_summary.json").read_bytes()
-    return tmp, out, first, second
+@pytest.fixture
+def executed(pipeline_stage):
+    """The session's one run of 01 (shared with the pipeline): its data, its executed copy and
+    the bytes of its results file."""
+    out = pipeline_stage.data_notebook()
+    summary = (pipeline_stage.results / "data_summary.json").read_bytes()
+    return pipeline_stage, out, summary
 
 
 def test_committed_notebook_shape():
@@ -70,15 +59,17 @@ def test_committed_notebook_shape():
     ]
 
 
+@pytest.mark.notebook(order=1)
 def test_parquet_files_round_trip_to_the_generated_markets(executed):
-    tmp, _, _, _ = executed
-    data = tmp / "data"
-    expected = [MarketSpec(s, 300, 3, e).path(data) for s in (3, 4) for e in (1.0, 0.0)]
-    assert sorted(data.iterdir()) == sorted(expected)
+    stage, _, _ = executed
+    expected = [
+        MarketSpec(s, N_DAYS, N_TICKERS, e).path(stage.data) for s in SEEDS for e in (1.0, 0.0)
+    ]
+    assert sorted(stage.data.iterdir()) == sorted(expected)
     for path in expected:
-        spec_seed = 3 if path.name.startswith("seed3-") else 4
+        spec_seed = int(path.name.split("-")[0].removeprefix("seed"))
         spec_edge = 0.0 if "placebo" in path.name else 1.0
-        made = generate_market(spec_seed, n_days=300, n_tickers=3, edge=spec_edge)
+        made = generate_market(spec_seed, n_days=N_DAYS, n_tickers=N_TICKERS, edge=spec_edge)
         back = Market.from_parquet(path)
         assert back.dates.equals(made.dates) and back.tickers == made.tickers
         for f in PRICE_FIELDS:
@@ -86,19 +77,26 @@ def test_parquet_files_round_trip_to_the_generated_markets(executed):
         assert back.regimes.tolist() == made.regimes.tolist()
 
 
-def test_results_file_is_deterministic_and_matches_a_recomputation(executed):
-    tmp, _, first, second = executed
-    assert first == second, "running twice must give byte-identical JSON"
-    summary = json.loads(first)
+@pytest.mark.notebook(order=6)
+def test_results_file_is_deterministic_and_matches_a_recomputation(executed, tmp_path):
+    stage, _, written = executed
+    summary = json.loads(written)
     assert summary["params"] == {
         **TINY,
-        "data_dir": str(tmp / "data"),
-        "results_dir": str(tmp / "results"),
+        "data_dir": str(stage.data),
+        "results_dir": str(stage.results),
     }
     assert summary["files"] == [
-        MarketSpec(s, 300, 3, e).path(".").name for s in (3, 4) for e in (1.0, 0.0)
+        MarketSpec(s, N_DAYS, N_TICKERS, e).path(".").name for s in SEEDS for e in (1.0, 0.0)
     ]
-    edge = [generate_market(s, n_days=300, n_tickers=3, edge=1.0) for s in (3, 4)]
+    # Determinism without a second kernel: the same computation in this process, written the
+    # same way, gives the notebook's bytes.
+    diag = sd.generate_markets(SEEDS, N_DAYS, N_TICKERS, 1.0, tmp_path / "data", progress=False)
+    payload = {"params": summary["params"], "files": [p.name for p in diag.files]}
+    jsonio.write_results(tmp_path / "again.json", {**payload, **diag.summary()})
+    assert (tmp_path / "again.json").read_bytes() == written, "same inputs, same bytes"
+    # and its numbers are those of the library's functions
+    edge = [generate_market(s, n_days=N_DAYS, n_tickers=N_TICKERS, edge=1.0) for s in SEEDS]
     counts = sum(rd.confusion_matrix(m.regimes, detect_regimes(m.close)) for m in edge)
     assert summary["confusion"]["edge"]["counts"] == {
         t: {d: int(counts.loc[t, d]) for d in counts.columns} for t in counts.index
@@ -110,8 +108,9 @@ def test_results_file_is_deterministic_and_matches_a_recomputation(executed):
     assert set(summary["regime_returns"]["placebo"]) == {"bull", "bear", "volatile", "sideways"}
 
 
+@pytest.mark.notebook(order=6)
 def test_notebook_shows_three_figures(executed):
-    _, out, _, _ = executed
+    _, out, _ = executed
     nb = nbformat.read(out, as_version=4)
     images = [
         o
@@ -127,9 +126,11 @@ def test_notebook_shows_three_figures(executed):
     assert not errors
 
 
+@pytest.mark.notebook(order=2)
 def test_unknown_parameter_fails_naming_it(tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="unknown parameter 'n_seed'"):
-        run(
+        execute_notebook(
+            "01_generate_data",
             tmp_path / "bad.ipynb",
             **TINY,
             n_seed=2,

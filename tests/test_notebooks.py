@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -14,30 +13,14 @@ import papermill as pm
 import pytest
 
 import retrainlab as rl
+from conftest import NOTEBOOKS, TINY_STUDY, TINY_SWEEP, environ, execute_notebook
 from retrainlab import experiments as ex
 from retrainlab import jsonio, report
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ROOT / "notebooks"
-KERNEL = "retrainlab"
-pytestmark = pytest.mark.xdist_group("notebooks")
-
-
-TINY = {"seeds": 2, "n_days": 250, "n_tickers": 2, "n_jobs": 1}
-
 
 def run(name: str, out_dir: Path, out_name: str | None = None, **parameters) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / f"{out_name or name}.ipynb"
-    pm.execute_notebook(
-        str(NOTEBOOKS / f"{name}.ipynb"),
-        str(out),
-        parameters=parameters,
-        kernel_name=KERNEL,
-        cwd=str(NOTEBOOKS),
-        progress_bar=False,
-    )
-    return out
+    """A test's own run of a notebook (the shared runs are in conftest's ``Pipeline``)."""
+    return execute_notebook(name, out_dir / f"{out_name or name}.ipynb", **parameters)
 
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
@@ -59,56 +42,34 @@ def test_committed_notebooks_are_stripped_and_parameterised(path):
     assert "rl.params.validate(globals()" in following.source
 
 
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    """The whole pipeline, 00 -> 10, with tiny parameters and its own run cache, rendered."""
-    tmp = tmp_path_factory.mktemp("pipeline")
-    results, data = tmp / "results", tmp / "data"
-    saved = os.environ.get(ex.CACHE_ENV)
-    os.environ[ex.CACHE_ENV] = str(tmp / "cache")  # inherited by the notebook kernels
-    try:
-        run("00_replication", tmp, n_seeds_audit=3, n_jobs=1, results_dir=str(results))
-        run(
-            "01_generate_data",
-            tmp,
-            seeds=2,
-            n_days=250,
-            n_tickers=2,
-            data_dir=str(data),
-            results_dir=str(results),
-        )
-        for fix in rl.FIXES:
-            run(
-                "02_ablation",
-                tmp / "ablations",
-                f"02_ablation_{fix}",
-                fix=fix,
-                **TINY,
-                data_dir=str(data),
-                results_dir=str(results),
-            )
-        run(
-            "03_final_comparison",
-            tmp,
-            **TINY,
-            real_markets=["sp500"],
-            real_days=300,
-            data_dir=str(data),
-            results_dir=str(results),
-        )
-        executed = run("10_enhancement_report", tmp, results_dir=str(results))
-    finally:
-        if saved is None:
-            os.environ.pop(ex.CACHE_ENV, None)
-        else:
-            os.environ[ex.CACHE_ENV] = saved
-    paths = report.render(executed, tmp / "out")
-    return tmp, results, executed, paths
+@pytest.fixture
+def pipeline(pipeline_stage):
+    """The whole tiny pipeline, 00 -> 04, rendered (run once per session, shared by workers)."""
+    paths = pipeline_stage.report()
+    return pipeline_stage.root, pipeline_stage.results, paths["executed"], paths
 
 
-def test_replication_notebook_writes_results(pipeline):
-    _, results, _, _ = pipeline
-    rep = json.loads((results / "replication.json").read_text())
+# Run order (conftest): 00 and 01, the failing runs, three ablations, 03 (beside the other three
+# ablations), then the tests that read the whole pipeline, then the deliberate second runs.
+@pytest.mark.parametrize(
+    "fix",
+    [
+        pytest.param(f, marks=pytest.mark.notebook(order=3 + 2 * (i >= 3)))
+        for i, f in enumerate(rl.FIXES)
+    ],
+)
+def test_ablation_notebook_writes_its_results_file(pipeline_stage, fix):
+    pipeline_stage.ablation(fix)
+    ablation = json.loads((pipeline_stage.results / f"ablation_{fix}.json").read_text())
+    assert ablation["fix"] == fix and ablation["n_markets"] == TINY_STUDY["seeds"]
+    assert ablation["configs"] == list(ex.ablation_configs(fix))
+    assert ablation["params"]["fix"] == fix and ablation["params"]["n_days"] == 300
+
+
+@pytest.mark.notebook(order=0)
+def test_replication_notebook_writes_results(pipeline_stage):
+    pipeline_stage.replication()
+    rep = json.loads((pipeline_stage.results / "replication.json").read_text())
     assert rep["exact_match"]["matches"] is True
     assert rep["audit"]["summary"]["n_seeds"] == 3
     assert rep["params"]["n_seeds_audit"] == 3
@@ -135,6 +96,14 @@ def test_report_markdown_links_figures_beside_it(pipeline):
     assert "import retrainlab" not in md
 
 
+@pytest.mark.notebook(order=4)
+def test_final_comparison_notebook_writes_its_results_file(pipeline_stage):
+    pipeline_stage.final_comparison()
+    final = json.loads((pipeline_stage.results / "final_comparison.json").read_text())
+    assert final["n_markets"] == TINY_STUDY["seeds"] and final["n_configs_evaluated"] == 14
+    assert "sp500-last300d" in final["real"]["metrics"]
+
+
 def test_every_results_file_is_written(pipeline):
     _, results, _, _ = pipeline
     names = sorted(p.name for p in results.glob("*.json"))
@@ -146,9 +115,6 @@ def test_every_results_file_is_written(pipeline):
             *(f"ablation_{fix}.json" for fix in rl.FIXES),
         ]
     )
-    final = json.loads((results / "final_comparison.json").read_text())
-    assert final["n_markets"] == 2 and final["n_configs_evaluated"] == 14
-    assert "sp500-last300d" in final["real"]["metrics"]
 
 
 def test_report_verdict_comes_first_and_has_every_section(pipeline):
@@ -175,36 +141,39 @@ def test_report_verdict_comes_first_and_has_every_section(pipeline):
         assert emoji not in md
 
 
-def test_report_numbers_come_from_the_results_file(pipeline):
-    tmp, results, _, _ = pipeline
-    altered = tmp / "altered"
+@pytest.mark.notebook(order=8)
+def test_report_numbers_come_from_the_results_file(pipeline, pipeline_stage, tmp_path):
+    # A deliberate second run of the report notebook, on altered results.
+    _, results, _, _ = pipeline
+    altered = tmp_path / "altered"
     shutil.copytree(results, altered)
     final = json.loads((altered / "final_comparison.json").read_text())
     final["new_vs_old"]["sharpe_ratio"]["mean_diff"] = 9.87654  # no computation gives this
     jsonio.write_results(altered / "final_comparison.json", final)
-    executed = run("10_enhancement_report", tmp / "alt_nb", results_dir=str(altered))
-    md = report.render(executed, tmp / "alt_out")["md"].read_text()
+    executed = run(
+        "10_enhancement_report",
+        tmp_path / "alt_nb",
+        results_dir=str(altered),
+    )
+    md = report.render(executed, tmp_path / "alt_out")["md"].read_text()
     assert "+9.88" in md
 
 
-def test_results_are_byte_identical_on_a_second_run(pipeline, tmp_path):
-    tmp, results, _, _ = pipeline
-    saved = os.environ.get(ex.CACHE_ENV)
-    os.environ[ex.CACHE_ENV] = str(tmp_path / "fresh-cache")  # recompute, do not reuse
-    try:
+@pytest.mark.notebook(order=8)
+def test_results_are_byte_identical_on_a_second_run(pipeline_stage, tmp_path):
+    # The one deliberate second run of a notebook: the same parameters, a fresh run cache.
+    pipeline_stage.ablation("confidence_sizing")
+    results = pipeline_stage.results
+    with environ(**{ex.CACHE_ENV: str(tmp_path / "fresh-cache")}):  # recompute, do not reuse
         run(
             "02_ablation",
             tmp_path,
             fix="confidence_sizing",
-            **TINY,
-            data_dir=str(tmp / "data"),
+            **TINY_SWEEP,
+            figures_seed=TINY_STUDY["first_seed"],
+            data_dir=str(pipeline_stage.data),
             results_dir=str(tmp_path),
         )
-    finally:
-        if saved is None:
-            os.environ.pop(ex.CACHE_ENV, None)
-        else:
-            os.environ[ex.CACHE_ENV] = saved
     name = "ablation_confidence_sizing.json"
     first, second = (json.loads((d / name).read_text()) for d in (results, tmp_path))
     assert first["params"]["results_dir"] != second["params"]["results_dir"]
@@ -213,11 +182,15 @@ def test_results_are_byte_identical_on_a_second_run(pipeline, tmp_path):
     assert (tmp_path / "normalised.json").read_bytes() == (results / name).read_bytes()
 
 
+@pytest.mark.notebook(order=2)
 def test_ablation_rejects_an_unknown_fix_listing_the_valid_ones(tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="Valid fixes: profit_weighted_loss"):
-        run("02_ablation", tmp_path, fix="profit_weighting", **TINY, results_dir=str(tmp_path))
+        run(
+            "02_ablation", tmp_path, fix="profit_weighting", **TINY_SWEEP, results_dir=str(tmp_path)
+        )
 
 
+@pytest.mark.notebook(order=2)
 def test_unknown_parameter_fails_the_run(tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="Did you mean 'n_seeds_audit'"):
         run("00_replication", tmp_path, n_seed_audit=3, results_dir=str(tmp_path))

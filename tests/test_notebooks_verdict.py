@@ -105,7 +105,7 @@ def test_verdict_reads_them(results):
 
 # ---------------------------------------------------------------- report sections (convention)
 def _env():
-    """A Jinja environment with the filters CONVENTIONS.md promises (until the report's lands)."""
+    """A Jinja environment with the filters the team conventions promise (until the report's lands)."""
     import math
 
     import jinja2

@@ -1,4 +1,4 @@
-"""The published validation, reproduced exactly (REPLICATION.md), and its CLI."""
+"""The published validation, reproduced exactly (docs/replication.md), and its CLI."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from retrainlab import published
 
-# REPLICATION.md, "What a faithful reproduction prints" (seed 42, 504 days, 10 tickers)
+# docs/replication.md, "What the reproduction must match" (seed 42, 504 days, 10 tickers)
 EXPECTED = {
     "OLD": {
         "signals": (502, 270, 28),

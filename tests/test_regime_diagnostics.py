@@ -12,6 +12,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from retrainlab import regime_diagnostics as rd  # noqa: E402
+from retrainlab import regime_figures as rf  # noqa: E402
+from retrainlab import study_data as sd  # noqa: E402
 from retrainlab.engine.fixes.regime_awareness import detect_regimes  # noqa: E402
 from retrainlab.engine.market import REGIMES, Market  # noqa: E402
 from retrainlab.engine.synthetic import generate_market  # noqa: E402
@@ -36,21 +38,21 @@ def test_as_codes_refuses_unknown_regimes(bad):
 
 
 def test_seed_range_checks_counts():
-    assert rd.seed_range(3, 2) == range(3, 5)
+    assert sd.seed_range(3, 2) == range(3, 5)
     with pytest.raises(ValueError, match="seeds must be an integer >= 1"):
-        rd.seed_range(0, 0)
+        sd.seed_range(0, 0)
     with pytest.raises(ValueError, match="first_seed"):
-        rd.seed_range(-1, 2)
+        sd.seed_range(-1, 2)
     with pytest.raises(ValueError, match="seeds"):
-        rd.seed_range(0, 2.0)
+        sd.seed_range(0, 2.0)
 
 
 def test_check_seed_in_names_the_range():
-    assert rd.check_seed_in(4, range(3, 5)) == 4
+    assert sd.check_seed_in(4, range(3, 5)) == 4
     with pytest.raises(
         ValueError, match=r"figures_seed=5 is not one of the generated seeds 3\.\.4"
     ):
-        rd.check_seed_in(5, range(3, 5))
+        sd.check_seed_in(5, range(3, 5))
 
 
 # --------------------------------------------------------------------------- confusion matrix
@@ -269,7 +271,7 @@ def _tiny_market() -> Market:
 
 
 def test_regime_return_stats_hand_checked():
-    stats = rd.regime_return_stats([_tiny_market(), _tiny_market()])
+    stats = sd.regime_return_stats([_tiny_market(), _tiny_market()])
     # day 1 (bull): +10%; day 2 (bear): -10%; day 3 (bear): 0 -- twice
     assert stats.loc["bull", "n_obs"] == 2 and stats.loc["bear", "n_obs"] == 4
     assert stats.loc["bull", "drift_realised"] == pytest.approx(0.10)
@@ -298,18 +300,18 @@ def test_regime_return_stats_refuses_mixed_or_unparameterised_markets():
         params={**m.params, "edge": 1.0},
     )
     with pytest.raises(ValueError, match="one generator setting"):
-        rd.regime_return_stats([m, other])
+        sd.regime_return_stats([m, other])
     bare = Market(
         m.dates, m.tickers, m.open, m.high, m.low, m.close, m.volume, regimes=m.regimes, name="bare"
     )
     with pytest.raises(ValueError, match="generator's parameters"):
-        rd.regime_return_stats([bare])
+        sd.regime_return_stats([bare])
     with pytest.raises(ValueError, match="at least one market"):
-        rd.regime_return_stats([])
+        sd.regime_return_stats([])
 
 
 def test_regime_return_stats_recovers_the_generator_on_the_placebo():
-    stats = rd.regime_return_stats(
+    stats = sd.regime_return_stats(
         [generate_market(s, n_days=600, n_tickers=5, edge=0.0) for s in range(3)]
     )
     np.testing.assert_allclose(stats["vol_realised"], stats["vol_generator"], rtol=0.08)
@@ -319,7 +321,7 @@ def test_regime_return_stats_recovers_the_generator_on_the_placebo():
 
 # --------------------------------------------------------------------------- the notebook's loop
 def test_generate_markets_writes_both_twins_where_marketspec_reads(tmp_path):
-    diag = rd.generate_markets(range(1, 3), 150, 2, 0.5, tmp_path, progress=False)
+    diag = sd.generate_markets(range(1, 3), 150, 2, 0.5, tmp_path, progress=False)
     expected = [MarketSpec(s, 150, 2, e).path(tmp_path) for s in (1, 2) for e in (0.5, 0.0)]
     assert diag.files == expected
     for s in (1, 2):
@@ -344,19 +346,19 @@ def test_generate_markets_writes_both_twins_where_marketspec_reads(tmp_path):
 
 
 def test_generate_markets_placebo_only_when_edge_is_zero(tmp_path):
-    diag = rd.generate_markets([0], 120, 1, 0.0, tmp_path, progress=False)
+    diag = sd.generate_markets([0], 120, 1, 0.0, tmp_path, progress=False)
     assert [p.name for p in diag.files] == ["seed0-placebo-120d-1t.parquet"]
     assert set(diag.confusion) == {"placebo"} and diag.primary == "placebo"
     assert diag.oracle["edge_h1"].isna().all()
     with pytest.raises(ValueError, match="edge"):
-        rd.market_kinds(-1.0)
+        sd.market_kinds(-1.0)
     with pytest.raises(ValueError, match="at least one seed"):
-        rd.generate_markets([], 120, 1, 1.0, tmp_path, progress=False)
+        sd.generate_markets([], 120, 1, 1.0, tmp_path, progress=False)
 
 
 def test_edge_calls_score_about_half_on_the_placebo_twin(tmp_path):
-    diag = rd.generate_markets(range(3), 500, 4, 1.0, tmp_path, progress=False)
-    summary = rd.oracle_summary(diag.oracle)
+    diag = sd.generate_markets(range(3), 500, 4, 1.0, tmp_path, progress=False)
+    summary = sd.oracle_summary(diag.oracle)
     assert summary["edge_h1"]["mean"] > 0.53
     assert abs(summary["edge_calls_on_placebo_h1"]["mean"] - 0.5) < 0.02
     assert summary["placebo_h1"] == {"mean": None, "min": None, "max": None, "n_seeds": 0}
@@ -369,23 +371,23 @@ def small_market():
 
 
 def test_plot_regimes_one_row_per_ticker(small_market):
-    fig = rd.plot_regimes(small_market, tickers=["SYN01", 3])
+    fig = rf.plot_regimes(small_market, tickers=["SYN01", 3])
     assert len(fig.axes) == 4
     assert fig.axes[0].get_ylabel() == "SYN01 close"
     assert len(fig.axes[0].patches) > 0 and len(fig.axes[1].patches) > 0
     plt.close(fig)
     with pytest.raises(ValueError, match="Did you mean 'SYN01'"):
-        rd.plot_regimes(small_market, tickers=["SYN1"])
+        rf.plot_regimes(small_market, tickers=["SYN1"])
     with pytest.raises(ValueError, match="columns"):
-        rd.plot_regimes(small_market, detected=np.zeros((250, 2), dtype=int))
+        rf.plot_regimes(small_market, detected=np.zeros((250, 2), dtype=int))
 
 
 def test_plot_confusion_and_lag_figures(small_market):
     detected = detect_regimes(small_market.close)
     counts = rd.confusion_matrix(small_market.regimes, detected)
-    fig = rd.plot_confusion({"edge": counts, "again": counts})
+    fig = rf.plot_confusion({"edge": counts, "again": counts})
     assert len([ax for ax in fig.axes if ax.get_xlabel() == "detected regime"]) == 2
     plt.close(fig)
-    fig = rd.plot_detection_lag(rd.detection_lag(small_market.regimes, detected), max_days=30)
+    fig = rf.plot_detection_lag(rd.detection_lag(small_market.regimes, detected), max_days=30)
     assert len(fig.axes) == 2
     plt.close(fig)

@@ -62,6 +62,8 @@ _SUBMODULES: dict[str, str] = {
     "factorial": "research.factorial",
     "params": "research.params",
     "regime_diagnostics": "research.regime_diagnostics",
+    "regime_figures": "research.regime_figures",
+    "study_data": "research.study_data",
     "mechanisms": "research.mechanisms",
     "figures": "research.figures",
     "report": "research.report",

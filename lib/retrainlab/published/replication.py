@@ -1,9 +1,10 @@
 """The published validation run, reproduced exactly — flaws included.
 
-This module is the "as published" protocol of ``reference/REPLICATION.md``: the data generator,
-the OLD and NEW rule systems, the backtest and the metrics exactly as the published run computed
-them. Nothing here is a recommended method: the audit (``retrainlab.audit``) shows what these
-numbers do and do not measure, and the real retraining system lives in ``retrainlab.walkforward``.
+This module is the "as published" protocol described in ``docs/replication.md``: the data
+generator, the OLD and NEW rule systems, the backtest and the metrics exactly as the published run
+computed them. Nothing here is a recommended method: the audit (``retrainlab.published.audit``)
+shows what these numbers do and do not measure, and the real retraining system is the engine
+(``retrainlab.engine.walkforward``).
 
 With ``seed=42, n_days=504, n_tickers=10`` the per-trade returns equal the published results file
 to within 1e-12.
@@ -41,7 +42,7 @@ def generate(seed: int = 42, n_days: int = 504, n_tickers: int = 10) -> dict[str
     """The published generator: three fixed regimes (bull, bear, bull), one shared random stream.
 
     Returns ``{ticker: DataFrame(open, high, low, close, volume)}`` on ``n_days`` business days
-    ending ``END_DATE``. Draw order is part of the protocol (see REPLICATION.md).
+    ending ``END_DATE``. Draw order is part of the protocol (see docs/replication.md).
     """
     _check_protocol_args(seed, n_days, n_tickers)
     rng = np.random.RandomState(seed)  # the legacy global stream the published run seeded

@@ -29,11 +29,15 @@ from tqdm.auto import tqdm  # a widget in JupyterLab (ipywidgets), text elsewher
 
 from retrainlab import __version__
 from retrainlab.analytics import metrics
+from retrainlab.analytics.stats import compare_paired
 from retrainlab.common.names import check_name
 from retrainlab.engine import prices
 from retrainlab.engine.config import FIXES, NEW, OLD, RetrainConfig
 from retrainlab.engine.fixes import DESCRIPTIONS
 from retrainlab.engine.market import Market
+from retrainlab.engine.prices import load_real_market
+from retrainlab.engine.synthetic import generate_market
+from retrainlab.engine.walkforward import walk_forward
 
 CACHE_ENV = "RETRAINLAB_CACHE"
 DASK_ENV = "RETRAINLAB_DASK_SCHEDULER"
@@ -73,16 +77,12 @@ class MarketSpec:
     def build(self, data_dir: str | Path | None = None) -> Market:
         """The market: read from ``data_dir`` if 01_generate_data wrote it, else generated."""
         if self.kind != "synthetic":
-            from retrainlab.engine.prices import load_real_market
-
             market = load_real_market(self.kind)
             if self.n_days == 0 or self.n_days >= market.n_days:
                 return market
             return market.tail(self.n_days)
         if data_dir is not None and self.path(data_dir).exists():
             return Market.from_parquet(self.path(data_dir))
-        from retrainlab.engine.synthetic import generate_market
-
         return generate_market(
             self.seed, n_days=self.n_days, n_tickers=self.n_tickers, edge=self.edge
         )
@@ -153,8 +153,6 @@ def evaluate(
     config: RetrainConfig, spec: MarketSpec, data_dir: str | None = None, code_version: str = ""
 ) -> dict[str, float]:
     """Run ``walk_forward(spec.build(), config)`` and summarise it (``code_version`` keys caches)."""
-    from retrainlab.engine.walkforward import walk_forward
-
     market = spec.build(data_dir)
     return summarize_run(walk_forward(market, config))
 
@@ -255,7 +253,7 @@ def _backend(n_jobs: int, dask_address: str | None) -> Iterator[int]:
     if address is None:
         yield n_jobs
         return
-    from distributed import Client
+    from distributed import Client  # here, not at the top: Dask is the optional [dask] extra
 
     with Client(address), parallel_config(backend="dask"):
         yield -1  # as many tasks at once as the cluster has workers
@@ -327,8 +325,6 @@ def paired(
     Infinite values (a profit factor with no losing trade) are dropped pairwise, with the count
     of pairs kept in ``n``.
     """
-    from retrainlab.analytics.stats import compare_paired
-
     wide = frame.pivot_table(index="market", columns="config", aggfunc="first")
     out = {}
     for name in metric_names:
@@ -402,8 +398,6 @@ def ablation_results(fix: str, frame: pd.DataFrame, params: Mapping[str, Any]) -
 
 def _one_sample(values: np.ndarray) -> dict[str, float]:
     """Mean of ``values`` against zero: bootstrap CI, Wilcoxon p, share above zero."""
-    from retrainlab.analytics.stats import compare_paired
-
     values = np.asarray(values, dtype=float)
     return compare_paired(np.zeros_like(values), values).to_dict()
 
@@ -451,8 +445,6 @@ def final_results(
     ``placebo``: OLD and NEW on the ``edge = 0`` markets; ``real``: every configuration on the
     real series (or None).
     """
-    from retrainlab.analytics.stats import compare_paired
-
     main = runs[runs["config"].isin(["OLD", "NEW"])]
     dsr = deflated_sharpe_by_market(runs, ["OLD", "NEW"])
     dsr_new = np.array([m["NEW"]["dsr"] for m in dsr.values()])
