@@ -21,7 +21,12 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 #: Sub-packages that `pip install .` (no extras) must serve; the research layer needs [research].
 CORE_PARTS = ("__init__.py", "__main__.py", "common", "analytics", "published", "engine", "live")
 #: Modules of the core sub-packages that serve an extra, and may import its packages.
-OPTIONAL_MODULES: dict[str, str] = {"engine/real_equities.py": "equities"}
+OPTIONAL_MODULES: dict[str, str] = {
+    "engine/real_equities.py": "equities",
+    "engine/models/lstm.py": "lstm",
+}
+#: Extras installed from their own lock, not from requirements.in (`make setup-lstm`).
+SEPARATE_LOCKS: dict[str, str] = {"lstm": "requirements-lstm.lock"}
 #: Packages of the extras that a facade user must not need.
 NOTEBOOK_STACK = (
     "skfolio",
@@ -150,7 +155,13 @@ def test_requirements_cover_pyproject_and_the_lock_pins_them():
         for line in (ROOT / "requirements.in").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     }
-    wanted = set().union(*_declared().values())
+    declared = _declared()
+    for extra, lock in SEPARATE_LOCKS.items():
+        pinned = {_name(line) for line in (ROOT / lock).read_text().splitlines() if "==" in line}
+        assert declared[extra] <= pinned, f"{lock} does not pin {declared[extra] - pinned}"
+    wanted = set().union(
+        *(names for group, names in declared.items() if group not in SEPARATE_LOCKS)
+    )
     assert not wanted - listed, f"in pyproject.toml, not in requirements.in: {wanted - listed}"
     assert not listed - wanted - {"setuptools", "wheel"}, (
         f"in requirements.in, not in pyproject.toml: {listed - wanted - {'setuptools', 'wheel'}}"

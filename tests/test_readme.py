@@ -46,6 +46,9 @@ def workdir(tmp_path_factory):
     (tmp / "Makefile").symlink_to(ROOT / "Makefile")
     market = rl.generate_market(seed=3, n_days=400, n_tickers=1)
     market.ohlcv(0).to_csv(tmp / "AAPL.csv", index_label="date")
+    # The facade commands share one state; xdist may run them on any worker in any order, so
+    # the state exists before them (the README's first `signal --create` then finds it).
+    rl.MLIntegration(tmp / "state", create=True).close()
     return tmp
 
 

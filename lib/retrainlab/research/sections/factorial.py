@@ -107,11 +107,7 @@ def heat_map(fac: Mapping[str, Any]) -> plt.Figure:
     ax.set_xticks(range(k), names, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(k), names, fontsize=8)
     fig.colorbar(image, ax=ax, label="Δ Sharpe ratio")
-    ax.set_title(
-        "Main effects (diagonal) and pair interactions\n"
-        f"* CI excludes 0 after correction for {fac['effects']['n_tests']} tests",
-        fontsize=10,
-    )
+    ax.set_title(f"Effects (*: significant, {fac['effects']['n_tests']} tests)", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -132,7 +128,7 @@ def shapley_bars(fac: Mapping[str, Any]) -> plt.Figure:
     ax.set_yticks(y, fixes, fontsize=8)
     ax.invert_yaxis()
     total = fac["shapley"]["total"]["mean"]
-    ax.set_xlabel(f"Shapley value: share of the NEW − OLD Sharpe gain ({total:+.2f} in all)")
+    ax.set_xlabel(f"Δ Sharpe (sum {total:+.2f} = NEW − OLD)")
     ax.set_title("Shapley values, 95% CI", fontsize=10)
     fig.tight_layout()
     return fig
