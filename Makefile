@@ -70,11 +70,13 @@ setup-lstm: $(STAMP) ## also install the optional LSTM extra (keras + jax, ~440 
 	$(BIN)/python -m pip install --quiet -r requirements-lstm.lock
 
 # Notebook runs are shared by all workers (tests/conftest.py) and collected first; a chunk of
-# one keeps the scheduling dynamic, so the notebooks spread over both workers.
+# one keeps the scheduling dynamic, so the notebooks spread over both workers. The checkout's own
+# temporary folder: pytest prunes old runs under the shared /tmp/pytest-of-<user>, which would pull
+# the folders from under a run of another checkout on the same machine.
 test: $(STAMP) ## lint and format check, then the test suite (unit, property, notebook runs)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
-	$(BIN)/python -m pytest -q -n 2 --dist load --maxschedchunk 1
+	$(BIN)/python -m pytest -q -n 2 --dist load --maxschedchunk 1 --basetemp=.pytest-tmp
 
 lint: $(STAMP) ## format with ruff and apply ruff's safe fixes (lib, tests, notebooks)
 	$(BIN)/ruff format $(LINTED)
@@ -167,5 +169,5 @@ study-models: $(STAMP) ## the model-class study (07_model_study; lstm needs make
 
 clean: ## remove generated output (executed notebooks, results, data, caches); never the pins
 	rm -rf reports/*.ipynb reports/ablations reports/results reports/enhancement_report* reports/run_log.json \
-	  reports/quick data .cache .pytest_cache .ruff_cache .hypothesis
+	  reports/quick data .cache .pytest_cache .pytest-tmp .ruff_cache .hypothesis
 	find . -name __pycache__ -prune -not -path './.venv/*' -exec rm -rf {} +

@@ -19,6 +19,7 @@ from scipy import stats as sps
 from retrainlab.common.names import check_name
 from retrainlab.engine.config import FIXES
 from retrainlab.engine.market import Market
+from retrainlab.engine.regimes import REGIMES
 
 COLORS = {"OLD": "#7f7f7f", "FIX": "#1f77b4"}
 
@@ -148,7 +149,7 @@ def _by_regime(result: Any) -> pd.Series:
 
 def _regime_awareness(market: Market, old: Any, fixed: Any, fix: str) -> tuple[dict, plt.Figure]:
     by_old, by_fix = _by_regime(old), _by_regime(fixed)
-    regimes = [r for r in ("bull", "bear", "volatile", "sideways") if r in by_old.index]
+    regimes = [r for r in REGIMES if r in by_old.index]
     fig, ax = plt.subplots(figsize=(8, 3.2))
     x = np.arange(len(regimes))
     ax.bar(x - 0.2, by_old.reindex(regimes), 0.4, label="OLD", color=COLORS["OLD"])
