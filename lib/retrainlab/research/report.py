@@ -233,7 +233,8 @@ def section_body(name: str, results: Mapping[str, Any]) -> str:
     """The Markdown of section ``name`` without its heading (its template, filled in)."""
     module = section_module(name)
     template = environment().get_template(f"sections/{name}.md.j2")
-    return template.render(**module.context(results)).strip()
+    # one blank line at most between blocks, as the rendered Markdown has it (``_tidy_markdown``)
+    return re.sub(r"\n{3,}", "\n\n", template.render(**module.context(results))).strip()
 
 
 def build_section(name: str, results: Mapping[str, Any], *, with_figures: bool = True) -> Section:

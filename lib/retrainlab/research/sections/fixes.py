@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from retrainlab.research import experiments
 from retrainlab.research import figures as fig
 from retrainlab.research.sections import ABLATIONS, ablations
+from retrainlab.research.verdict import fix_family
 
 TITLE = "Issues identified & fixed — measured"
 REQUIRES = ABLATIONS
@@ -17,7 +17,7 @@ def context(results: Mapping[str, Any]) -> dict[str, Any]:
     found = ablations(results)
     first = next(iter(found.values()))
     return {
-        "effects": [experiments.fix_effect(a) for a in found.values()],
+        "effects": fix_family(results),
         "descriptions": {fix: a["description"] for fix, a in found.items()},
         "n_markets": first["n_markets"],
         "protocol": first["protocol"],
@@ -25,5 +25,4 @@ def context(results: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def figures(results: Mapping[str, Any]) -> list:
-    effects = [experiments.fix_effect(a) for a in ablations(results).values()]
-    return [fig.fix_effects({"fixes": effects})]
+    return [fig.fix_effects({"fixes": fix_family(results)})]

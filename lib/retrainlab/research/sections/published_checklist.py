@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from retrainlab.research import experiments
 from retrainlab.research.sections import ABLATIONS, ablations
+from retrainlab.research.verdict import fix_family
 
 TITLE = "The published checklist against the measurements"
 LEVEL = 3
@@ -16,7 +16,7 @@ REQUIRES = ABLATIONS
 def context(results: Mapping[str, Any]) -> dict[str, Any]:
     found = ablations(results)
     return {
-        "effects": [experiments.fix_effect(a) for a in found.values()],
+        "effects": fix_family(results),
         "descriptions": {fix: a["description"] for fix, a in found.items()},
         "protocol": next(iter(found.values()))["protocol"],
     }
