@@ -121,9 +121,8 @@ def test_report_verdict_comes_first_and_has_every_section(pipeline):
     _, _, _, paths = pipeline
     md = paths["md"].read_text()
     first_screen = md[:1500]
-    assert first_screen.index("## Verdict") < first_screen.index(
-        "\n## ", first_screen.index("## Verdict") + 1
-    )
+    headings = [line for line in md.splitlines() if line.startswith("## ")]
+    assert headings[0] == "## Verdict" and "## Verdict" in first_screen
     assert "✓ pass" in first_screen or "✗ fail" in first_screen
     for heading in (
         "Results summary",
@@ -139,7 +138,10 @@ def test_report_verdict_comes_first_and_has_every_section(pipeline):
     ):
         assert heading in md, heading
     assert "ablation_long_lookback.json" in md  # appendix: every step's parameters
-    assert "skipped" not in md, "every section's results files are present"
+    # The tiny pipeline runs 00-03 and the report; the study notebooks (04-07) have their own
+    # tests, so their sections are skipped here, each with its note, and only those.
+    skipped = re.findall(r"missing \(`(\w+)\.json`\)", md)
+    assert set(skipped) <= {"real_equities", "sensitivity", "factorial", "model_study"}, skipped
     for emoji in ("✅", "❌"):  # marks must render without an emoji font
         assert emoji not in md
 
