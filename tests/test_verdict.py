@@ -11,6 +11,7 @@ from retrainlab.research.verdict import (
     best_single_fix,
     break_even_cost,
     compare_per_seed,
+    correct_claims,
     fix_family,
     verdict,
 )
@@ -81,3 +82,22 @@ def test_break_even_cost_interpolates():
     assert break_even_cost(costs)["bps"] == pytest.approx(7.5)
     assert break_even_cost({"0": {"ci_low": -0.1}})["bps"] == 0.0
     assert break_even_cost({"0": {"ci_low": 0.3}, "20": {"ci_low": 0.1}})["beyond"] == 20.0
+
+
+def test_claims_are_corrected_for_their_number():
+    """A claim that passes on its 95% CI loses the pass when p x (number of claims) >= 0.05."""
+    stat = {"mean_diff": 0.2, "ci_low": 0.01, "ci_high": 0.4}
+    lines = [
+        {"layer": "synthetic", "id": f"c{i}", "passed": False, "stat": dict(stat, p_value=0.5)}
+        for i in range(8)
+    ]
+    lines += [
+        {"layer": "synthetic", "id": "weak", "passed": True, "stat": dict(stat, p_value=0.01)},
+        {"layer": "real", "id": "strong", "passed": True, "stat": dict(stat, p_value=0.001)},
+        {"layer": "fixes", "id": "fix:x", "passed": True, "stat": dict(stat, p_value=0.04)},
+    ]
+    assert correct_claims(lines, 0.05) == 10
+    by_id = {line["id"]: line for line in lines}
+    assert not by_id["weak"]["passed"] and by_id["weak"]["corrected_away"]  # 0.01 x 10 = 0.1
+    assert by_id["strong"]["passed"]  # 0.001 x 10 = 0.01
+    assert by_id["fix:x"]["passed"]  # the fix tests are their own (Holm) family

@@ -40,6 +40,7 @@ __all__ = [
     "best_single_fix",
     "break_even_cost",
     "compare_per_seed",
+    "correct_claims",
     "fix_family",
     "per_seed",
     "verdict",
@@ -115,6 +116,32 @@ def _positive(stat: Mapping[str, Any] | None) -> bool:
 def _excludes_zero(stat: Mapping[str, Any]) -> bool:
     low, high = stat.get("ci_low"), stat.get("ci_high")
     return low is not None and high is not None and (low > 0 or high < 0)
+
+
+def _p_values(value: Any) -> list[float]:
+    """Every ``p_value`` inside a line's statistics (nested mappings)."""
+    if isinstance(value, Mapping):
+        own = [float(value["p_value"])] if value.get("p_value") is not None else []
+        return own + [p for v in value.values() for p in _p_values(v)]
+    return []
+
+
+def correct_claims(lines: list[dict], alpha: float) -> int:
+    """Bonferroni over the claim lines of the synthetic and real layers; returns their number.
+
+    A claim that passed on its 95% CI keeps its pass only if the p of the evidence that made it
+    pass (the smallest p in its statistics) times the number of claims is below ``alpha``. The
+    placebo line is left alone: it passes when *no* CI excludes zero, and a correction would
+    only make that easier. The fix tests have their own family (Holm, ``fix_family``).
+    """
+    family = [line for line in lines if line["layer"] in ("synthetic", "real")]
+    for line in family:
+        if not line["passed"] or line["id"] == "placebo":
+            continue
+        p_values = _p_values({"stat": line["stat"], "in_new": line.get("in_new")})
+        if not p_values or min(p_values) * len(family) >= alpha:
+            line.update(passed=False, mark=MARKS[False], corrected_away=True)
+    return len(family)
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -377,6 +404,7 @@ def verdict(results: Mapping[str, Any], alpha: float = ALPHA) -> dict[str, Any]:
     if any(k.startswith("ablation_") for k in results) or "final_comparison" in results:
         lines += _synthetic(results, best)
     lines += _real(results, best)
+    n_claims = correct_claims(lines, alpha)
     fixes = fix_family(results, alpha)
     for entry in fixes:
         lines.append(
@@ -407,6 +435,7 @@ def verdict(results: Mapping[str, Any], alpha: float = ALPHA) -> dict[str, Any]:
         "lines": lines,
         "fixes": fixes,
         "regime": regime,
+        "n_claims": n_claims,
         "headline_passed": all(by_id.get(i, {}).get("passed", False) for i in needed),
         "n_passed": sum(line["passed"] for line in lines),
         "n_lines": len(lines),
