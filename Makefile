@@ -128,7 +128,7 @@ $(REPORTS)/03_final_comparison.ipynb: notebooks/03_final_comparison.ipynb $(ABLA
 	$(RUN) $< $@ $(STUDY) $(RESULTS)
 	$(TIDY)
 
-$(REPORTS)/04_real_equities.ipynb: notebooks/04_real_equities.ipynb $(LIBSRC) | $(STAMP)
+$(REPORTS)/04_real_equities.ipynb: notebooks/04_real_equities.ipynb $(LIBSRC) $(STAMP)
 	$(RUN) $< $@ $(REAL_EQ) $(RESULTS)
 	$(TIDY)
 

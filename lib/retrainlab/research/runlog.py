@@ -77,7 +77,7 @@ def tidy_notebook(path: str | Path, run_log: str | Path | None = None) -> dict[s
 
     Removes papermill's and nbclient's times and durations (notebook and cells), widgets (live
     progress bars: random ids), progress-bar timings in text, the checkout's absolute path, and
-    the Python patch version; floats printed with more than ``RESULTS_DIGITS`` significant
+    the Python patch version, the random id papermill gives its injected-parameters cell; floats printed with more than ``RESULTS_DIGITS`` significant
     digits are shown at that precision, as the results files hold them. Returns the entry
     written to the run log: ``{"duration": s, "start_time": ..., "end_time": ...}``.
     """
@@ -90,6 +90,8 @@ def tidy_notebook(path: str | Path, run_log: str | Path | None = None) -> dict[s
     if "version" in info:
         info["version"] = ".".join(str(info["version"]).split(".")[:2])
     for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.id = "injected-parameters"  # papermill gives it a random id on every run
         cell.metadata.pop("execution", None)
         for key in _TIMING_KEYS:
             cell.metadata.get("papermill", {}).pop(key, None)
