@@ -59,9 +59,21 @@ def _clean_text(text: str) -> str:
     return _LONG_FLOAT.sub(_at_results_precision, text)
 
 
+#: A progress bar's frame (tqdm): "label:  40%|####      | 60/150".
+_PROGRESS_FRAME = re.compile(r"^[^\n]*\d+%\|[^\n]*\|[^\n]*$")
+
+
 def _clean_output(output: Any) -> Any | None:
     if output.get("output_type") == "stream":
-        output["text"] = _clean_text(output.get("text", ""))
+        text = _clean_text(output.get("text", ""))
+        # how many intermediate frames a bar flushes depends on the machine's speed: keep the
+        # finished bar only
+        lines = [
+            line
+            for line in text.split("\n")
+            if not (_PROGRESS_FRAME.match(line) and "100%" not in line)
+        ]
+        output["text"] = "\n".join(lines)
         return output if output["text"].strip() else None
     data = output.get("data")
     if data and _WIDGET_VIEW in data:
@@ -70,6 +82,23 @@ def _clean_output(output: Any) -> Any | None:
     if data and "text/plain" in data:
         data["text/plain"] = _clean_text("".join(data["text/plain"]))
     return output
+
+
+def _merge_streams(outputs: list[Any]) -> list[Any]:
+    """Consecutive stream outputs of one name as one (how a kernel chunks them is timing)."""
+    merged: list[Any] = []
+    for output in outputs:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and output.get("output_type") == "stream"
+            and last.get("output_type") == "stream"
+            and last.get("name") == output.get("name")
+        ):
+            last["text"] = "".join(last["text"]) + "".join(output["text"])
+        else:
+            merged.append(output)
+    return merged
 
 
 def tidy_notebook(path: str | Path, run_log: str | Path | None = None) -> dict[str, Any]:
@@ -96,7 +125,8 @@ def tidy_notebook(path: str | Path, run_log: str | Path | None = None) -> dict[s
         for key in _TIMING_KEYS:
             cell.metadata.get("papermill", {}).pop(key, None)
         if cell.cell_type == "code":
-            cleaned = (_clean_output(o) for o in cell.outputs)
+            # merge before cleaning: a bar's "\r" redraws then span the kernel's chunks
+            cleaned = (_clean_output(o) for o in _merge_streams(cell.outputs))
             cell.outputs = [o for o in cleaned if o is not None]
     nbformat.write(nb, path)
     if run_log is not None:
