@@ -46,7 +46,8 @@ from retrainlab.engine.many import all_configs, walk_forward_many
 from retrainlab.engine.market import Market
 from retrainlab.engine.walkforward import first_decision_day
 from retrainlab.research import experiments as ex
-from retrainlab.research.experiments import MarketSpec, deflated_sharpe_by_market
+from retrainlab.research.comparisons import deflated_sharpe_by_market
+from retrainlab.research.experiments import MarketSpec
 
 __all__ = [
     "all_configs",
