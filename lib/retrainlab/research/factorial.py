@@ -12,8 +12,9 @@ NEW and ``FIXES[0]`` varies fastest. The work is split by job:
   means (:func:`config_means`), main effects and two-way interactions (:func:`effects`), exact
   Shapley values of ``NEW - OLD`` (:func:`shapley`), :func:`select_best`, and the
   Bonferroni-corrected verdicts;
-* this module: :func:`factorial_results`, the results file of ``notebooks/06_factorial.ipynb``
-  (it re-exports the names above, so ``retrainlab.factorial.shapley`` etc. keep working).
+* this module: :func:`factorial_results`, the results file of ``notebooks/06_factorial.ipynb``,
+  with :func:`panel_results` for its real-panel part (it re-exports the names above, so
+  ``retrainlab.factorial.shapley`` etc. keep working).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Report section: the full factorial of the fixes (``factorial.json`` from 06_factorial).
 
 Which subset to run (chosen on the selection markets, measured on fresh ones, on the real index
-series and on the blocks of the real S&P 500 panel), what each fix earns (its Shapley value of NEW − OLD, with CI), which pairs interact
-(the two-way terms of the regression on the 2^k design) and a heat map of those effects.
+series and on the blocks of the real S&P 500 panel), what each fix earns (its Shapley value of
+NEW − OLD, with CI), which pairs interact (the two-way terms of the regression on the 2^k design)
+and a heat map of those effects.
 """
 
 from __future__ import annotations
