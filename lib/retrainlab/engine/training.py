@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 from threadpoolctl import ThreadpoolController
 
 from retrainlab.engine.config import RetrainConfig
@@ -176,14 +177,16 @@ def training_set(
     return combine(X, y, forward, hooks_for(config).extra_samples(outcomes), config)
 
 
-def fit(samples: TrainingSet, config: RetrainConfig) -> Pipeline | ModelClass | None:
+def fit(
+    samples: TrainingSet, config: RetrainConfig, scaler: StandardScaler | None = None
+) -> Pipeline | ModelClass | None:
     """``model.fit_model`` on ``samples`` with one BLAS thread (the model class of
     ``config.model``); None if ``model.can_fit`` says the samples cannot be fit (too few, or one
-    class only)."""
+    class only). ``scaler``: ``model.fit_scaler(samples.X)`` if already computed (logistic only)."""
     if not can_fit(samples.y, config):
         return None
     with one_thread():
-        return fit_model(samples.X, samples.y, samples.weights, config, samples.confidence)
+        return fit_model(samples.X, samples.y, samples.weights, config, samples.confidence, scaler)
 
 
 # ---------------------------------------------------------------------------- pooled histories
