@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -64,11 +65,26 @@ def _threadpools() -> ThreadpoolController:
     return ThreadpoolController()
 
 
+#: How deeply this thread is inside ``one_thread`` blocks.
+_one_thread_depth = threading.local()
+
+
 @contextlib.contextmanager
 def one_thread() -> Iterator[None]:
-    """Run the block with one BLAS/OpenMP thread (the module docstring says why)."""
-    with _threadpools().limit(limits=1):
-        yield
+    """Run the block with one BLAS/OpenMP thread (the module docstring says why). Inside an
+    enclosing ``one_thread`` block of the same thread the limit is already in force and is not
+    set again (setting and restoring it costs about as much as a small fit's validation, and
+    the walk-forward fits inside its own block)."""
+    depth = getattr(_one_thread_depth, "value", 0)
+    _one_thread_depth.value = depth + 1
+    try:
+        if depth:
+            yield
+        else:
+            with _threadpools().limit(limits=1):
+                yield
+    finally:
+        _one_thread_depth.value = depth
 
 
 def window_rows(last: int, config: RetrainConfig) -> tuple[int, int]:
