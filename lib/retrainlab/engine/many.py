@@ -17,6 +17,10 @@ What is shared, and why that is exact:
   On one 1000-day x 10-ticker market the 64 configurations make 2,816 refits of which 1,023 are
   distinct (the fix switches that change no training problem, e.g. ``confidence_sizing``, or
   the feedback loop before its first closed trade, share every fit).
+* **the scalers**: the logistic pipeline's scaler depends on the training rows only (it is
+  unweighted), so fits on the same rows with other weights share it (``model.fit_scaler``);
+* **the predictions**: a row's probability depends on that row and the model only, so a
+  model's probabilities on a decision segment are computed once.
 
 Each config still runs the engine's own steps (``refit``, ``predict``, ``decide``, then
 ``finish_run``); only the fit function passed to ``refit`` and the prebuilt ``MarketData``
