@@ -13,6 +13,7 @@ from retrainlab.engine.features import FEATURE_NAMES
 from retrainlab.engine.fixes.adaptive_thresholds import (
     AdaptiveThresholds,
     classify,
+    linear_quantile,
     static_thresholds,
 )
 from retrainlab.engine.fixes.confidence_sizing import (
@@ -140,6 +141,28 @@ def test_quantile_thresholds():
     signals = at.classify(probs)
     assert np.mean(signals == "neutral") == pytest.approx(0.3, abs=0.01)
     assert np.mean(signals == "long") == pytest.approx(0.35, abs=0.01)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_linear_quantile_is_numpys_quantile_bit_for_bit(seed):
+    # the thresholds' fast path: equal to np.quantile as the thresholds called it (both
+    # quantiles in one call) and alone, on random histories with and without ties
+    rng = np.random.default_rng(seed)
+    for trial in range(600):
+        n = int(rng.integers(1, 300))
+        if trial % 3 == 0:
+            values = rng.uniform(0.0, 1.0, n)
+        elif trial % 3 == 1:
+            values = rng.integers(0, 5, n) / 7.0  # many ties
+        else:
+            values = rng.beta(50.0, 50.0, n)  # clustered, like probabilities near 0.5
+        share = float(rng.uniform())
+        pair = [(1.0 - share) / 2.0, (1.0 + share) / 2.0]
+        expected = np.quantile(values, pair)
+        got = [linear_quantile(values, q) for q in pair]
+        assert np.array_equal(np.array(got), expected), (n, pair)
+        for q in (0.0, 0.35, 0.5, 0.65, 1.0, float(rng.uniform())):
+            assert linear_quantile(values, q) == np.quantile(values, q), (n, q)
 
 
 def test_thresholds_clipped_and_history_trailing():

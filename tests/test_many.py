@@ -6,10 +6,12 @@ import hashlib
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info
 
 import retrainlab as rl
 from retrainlab.engine.many import FitCache
-from retrainlab.engine.model import can_fit
+from retrainlab.engine.model import can_fit, fit_model, fit_scaler, predict_proba
+from retrainlab.engine.training import one_thread
 from retrainlab.research.experiments import MarketSpec
 
 TIMINGS = ("fit_seconds", "total_seconds")
@@ -114,3 +116,36 @@ def test_bench_times_the_factorial_on_a_small_market():
     assert 0 < f["n_distinct_fits"] < f["n_refits"]
     assert f["ratio"] == f["many_seconds"] / f["separate_seconds"] > 0
     assert f["projected_seconds"] == pytest.approx(f["many_seconds"] * 10 / 2)
+
+
+def test_a_shared_scaler_gives_the_same_fit_bit_for_bit():
+    # walk_forward_many fits on the same rows with other weights share fit_scaler(X)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 6)) * rng.uniform(0.1, 5.0, 6) + rng.normal(size=6)
+    y = (X @ rng.normal(size=6) + rng.normal(size=400) > 0).astype(np.int64)
+    scaler = fit_scaler(X)
+    for weights in (None, rng.uniform(0.1, 2.0, 400)):
+        alone = fit_model(X, y, weights, rl.OLD)
+        shared = fit_model(X, y, weights, rl.OLD, scaler=scaler)
+        assert shared[0] is scaler
+        for a, b in zip(alone, shared, strict=True):
+            for name in ("mean_", "scale_", "var_", "coef_", "intercept_", "n_iter_"):
+                if hasattr(a, name):
+                    assert np.array_equal(getattr(a, name), getattr(b, name)), name
+        assert np.array_equal(predict_proba(alone, X), predict_proba(shared, X))
+    with pytest.raises(ValueError, match="fit_scaler"):
+        fit_model(X[:300], y[:300], None, rl.OLD, scaler=scaler)
+
+
+def test_nested_one_thread_blocks_keep_one_thread_and_restore_the_outer_setting():
+    def threads():
+        return [pool["num_threads"] for pool in threadpool_info()]
+
+    before = threads()
+    with one_thread():
+        inside = threads()
+        with one_thread():
+            assert threads() == inside
+        assert threads() == inside  # the inner block leaves the outer limit in force
+    assert threads() == before
+    assert all(n == 1 for n in inside)

@@ -17,6 +17,10 @@ What is shared, and why that is exact:
   On one 1000-day x 10-ticker market the 64 configurations make 2,816 refits of which 1,023 are
   distinct (the fix switches that change no training problem, e.g. ``confidence_sizing``, or
   the feedback loop before its first closed trade, share every fit).
+* **the scalers**: the logistic pipeline's scaler depends on the training rows only (it is
+  unweighted), so fits on the same rows with other weights share it (``model.fit_scaler``);
+* **the predictions**: a row's probability depends on that row and the model only, so a
+  model's probabilities on a decision segment are computed once.
 
 Each config still runs the engine's own steps (``refit``, ``predict``, ``decide``, then
 ``finish_run``); only the fit function passed to ``refit`` and the prebuilt ``MarketData``
@@ -32,11 +36,13 @@ from collections.abc import Callable, Hashable, Sequence
 import numpy as np
 import sklearn
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from retrainlab.common.names import check_name
 from retrainlab.engine.config import FIXES, OLD, RetrainConfig
 from retrainlab.engine.hooks import hooks_for
 from retrainlab.engine.market import Market
+from retrainlab.engine.model import can_fit, fit_scaler, predict_proba
 from retrainlab.engine.results import WalkForwardResult
 from retrainlab.engine.training import DesignPanel, TrainingSet, fit, one_thread, window_rows
 from retrainlab.engine.walkforward import (
@@ -85,10 +91,13 @@ def _first_valid_day(panel: DesignPanel) -> int:
 
 
 class FitCache:
-    """Fitted models by training problem (see the module docstring); counts hits and fits."""
+    """Fitted models by training problem (see the module docstring), the scalers they share
+    and their predictions; counts requests and fits. One cache serves one market."""
 
     def __init__(self) -> None:
         self.models: dict[Hashable, Pipeline | None] = {}
+        self.scalers: dict[Hashable, StandardScaler] = {}
+        self.probabilities: dict[Hashable, np.ndarray] = {}
         self.n_requests = 0
 
     @property
@@ -97,25 +106,44 @@ class FitCache:
         return sum(model is not None for model in self.models.values())
 
     def fitter(self, problem: tuple) -> Callable[[TrainingSet, RetrainConfig], Pipeline | None]:
-        """A ``fit_samples`` for ``refit``: the market part of the training set is ``problem``;
-        the extra rows (after ``n_market``) complete the key, byte for byte."""
+        """A ``fit_samples`` for ``refit``. ``problem`` is ``(rows, weighting)``: ``rows``
+        names the market rows of the training set (design and window), ``weighting`` the
+        ``sample_weights`` hook; the extra rows (after ``n_market``) complete the key, byte for
+        byte. Fits on the same rows share their scaler (it is unweighted)."""
 
         def fit_samples(samples: TrainingSet, config: RetrainConfig) -> Pipeline | None:
             n = samples.n_market
+            extra_X = samples.X[n:].tobytes() if samples.n_feedback else None
             extra = None
             if samples.n_feedback:
-                extra = (
-                    samples.X[n:].tobytes(),
-                    samples.y[n:].tobytes(),
-                    samples.weights[n:].tobytes(),
-                )
+                extra = (extra_X, samples.y[n:].tobytes(), samples.weights[n:].tobytes())
             key = (problem, samples.X.shape, extra)
             self.n_requests += 1
             if key not in self.models:
-                self.models[key] = fit(samples, config)
+                scaler = None
+                if config.model == "logistic" and can_fit(samples.y, config):
+                    rows = (problem[0], samples.X.shape, extra_X)
+                    if rows not in self.scalers:
+                        self.scalers[rows] = fit_scaler(np.asarray(samples.X, dtype=np.float64))
+                    scaler = self.scalers[rows]
+                self.models[key] = fit(samples, config, scaler)
             return self.models[key]
 
         return fit_samples
+
+    def predictor(self, rows: Hashable) -> Callable[[Pipeline, np.ndarray], np.ndarray]:
+        """A ``probabilities`` for ``predict``: a model's probabilities for the design rows
+        named ``rows`` (design and decision segment) are computed once (each row's value
+        depends on that row and the model only: ``model.predict_proba``)."""
+
+        def probabilities(model: Pipeline, X: np.ndarray) -> np.ndarray:
+            # the cache holds every model it hands out, so id(model) stays unique
+            key = (id(model), rows)
+            if key not in self.probabilities:
+                self.probabilities[key] = predict_proba(model, X)
+            return self.probabilities[key]
+
+        return probabilities
 
 
 def walk_forward_many(
@@ -156,10 +184,9 @@ def walk_forward_many(
                 lo, hi = window_rows(int(row), config)
                 # rows before the first valid one add nothing: windows differing only there
                 # hold the same samples (short and long lookback early on)
-                key = (design, weighting, max(lo, first), hi)
-                refit(run, int(row), cache.fitter(key))
+                refit(run, int(row), cache.fitter(((design, max(lo, first), hi), weighting)))
                 segment = run.schedule.segment(s)
-                predict(run, segment)
+                predict(run, segment, cache.predictor((design, segment.start, segment.stop)))
                 for i in segment:
                     decide(run, i)
             result = finish_run(market, run)

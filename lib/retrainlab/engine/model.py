@@ -64,14 +64,29 @@ def design_panel(features: np.ndarray, regimes: np.ndarray, config: RetrainConfi
     )
 
 
+def make_model_scaler() -> StandardScaler:
+    """The pipeline's unfitted scaler (scikit-learn's defaults: centre and scale)."""
+    return StandardScaler()
+
+
 def make_model(config: RetrainConfig) -> Pipeline:
     """An unfitted ``Pipeline(StandardScaler, LogisticRegression(C=config.C))`` (Newton-Cholesky)."""
     return Pipeline(
         [
-            ("scaler", StandardScaler()),
+            ("scaler", make_model_scaler()),
             ("logit", LogisticRegression(C=config.C, solver=SOLVER, max_iter=config.max_iter)),
         ]
     )
+
+
+def fit_scaler(X: np.ndarray) -> StandardScaler:
+    """The model's ``StandardScaler`` fit on rows ``X`` (n, d) float64: the first step of a
+    logistic fit, which depends on ``X`` only (the scaler is unweighted), so fits on the same
+    rows with other weights can share it (``fit_model(..., scaler=...)``)."""
+    scaler = make_model_scaler()
+    # the scaler's parameters are its defaults: scikit-learn's checks of them are skipped
+    with sklearn.config_context(skip_parameter_validation=True):
+        return scaler.fit(X)
 
 
 def can_fit(y: np.ndarray, config: RetrainConfig) -> bool:
@@ -86,10 +101,15 @@ def fit_model(
     sample_weight: np.ndarray | None,
     config: RetrainConfig,
     confidence: np.ndarray | None = None,
+    scaler: StandardScaler | None = None,
 ) -> Pipeline | ModelClass:
     """Fit the model of ``config`` on ``X``, binary ``y`` (1 = the underlying rose): the
     ``Pipeline`` of ``make_model(config)`` for ``"logistic"``, else the fitted model class
     (``engine.models``; ``confidence``: the LSTM's confidence-head targets).
+
+    ``scaler``: ``fit_scaler(X)`` if already computed (``walk_forward_many`` shares it between
+    fits on the same rows); the logistic fit then skips its scaler step, with the same result
+    bit for bit. The other model classes do not use it.
 
     Raises ``ValueError`` if ``can_fit(y, config)`` is false (too few samples or one class only);
     the walk-forward checks first and keeps its previous model in that case.
@@ -105,15 +125,21 @@ def fit_model(
         )
     if config.model != "logistic":
         return make_model_class(config).fit(X, y, sample_weight, confidence)
-    scaler, logit = make_model(config).named_steps.values()
+    logit = make_model(config)[-1]
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     # Step by step, the arithmetic of ``Pipeline.fit`` (scaler fit, then the regression on
     # ``(X - mean_) / scale_``, which is what ``scaler.transform`` computes), without the
     # pipeline's routing and a second validation of X; the parameters come from a validated
     # RetrainConfig, so scikit-learn's own parameter checks are skipped. About half of a fit
     # was such overhead; the fitted models are bit for bit the same.
+    if scaler is None:
+        scaler = fit_scaler(X)
+    elif (scaler.n_samples_seen_, scaler.n_features_in_) != X.shape:
+        raise ValueError(
+            f"scaler was fit on {scaler.n_samples_seen_} rows x {scaler.n_features_in_} columns, "
+            f"X has shape {X.shape}: pass fit_scaler(X) of these very rows, or None"
+        )
     with sklearn.config_context(skip_parameter_validation=True):
-        scaler.fit(X)
         logit.fit((X - scaler.mean_) / scaler.scale_, y, sample_weight=weights)
     return Pipeline([("scaler", scaler), ("logit", logit)])
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 from threadpoolctl import ThreadpoolController
 
 from retrainlab.engine.config import RetrainConfig
@@ -63,11 +65,26 @@ def _threadpools() -> ThreadpoolController:
     return ThreadpoolController()
 
 
+#: How deeply this thread is inside ``one_thread`` blocks.
+_one_thread_depth = threading.local()
+
+
 @contextlib.contextmanager
 def one_thread() -> Iterator[None]:
-    """Run the block with one BLAS/OpenMP thread (the module docstring says why)."""
-    with _threadpools().limit(limits=1):
-        yield
+    """Run the block with one BLAS/OpenMP thread (the module docstring says why). Inside an
+    enclosing ``one_thread`` block of the same thread the limit is already in force and is not
+    set again (setting and restoring it costs about as much as a small fit's validation, and
+    the walk-forward fits inside its own block)."""
+    depth = getattr(_one_thread_depth, "value", 0)
+    _one_thread_depth.value = depth + 1
+    try:
+        if depth:
+            yield
+        else:
+            with _threadpools().limit(limits=1):
+                yield
+    finally:
+        _one_thread_depth.value = depth
 
 
 def window_rows(last: int, config: RetrainConfig) -> tuple[int, int]:
@@ -176,14 +193,16 @@ def training_set(
     return combine(X, y, forward, hooks_for(config).extra_samples(outcomes), config)
 
 
-def fit(samples: TrainingSet, config: RetrainConfig) -> Pipeline | ModelClass | None:
+def fit(
+    samples: TrainingSet, config: RetrainConfig, scaler: StandardScaler | None = None
+) -> Pipeline | ModelClass | None:
     """``model.fit_model`` on ``samples`` with one BLAS thread (the model class of
     ``config.model``); None if ``model.can_fit`` says the samples cannot be fit (too few, or one
-    class only)."""
+    class only). ``scaler``: ``model.fit_scaler(samples.X)`` if already computed (logistic only)."""
     if not can_fit(samples.y, config):
         return None
     with one_thread():
-        return fit_model(samples.X, samples.y, samples.weights, config, samples.confidence)
+        return fit_model(samples.X, samples.y, samples.weights, config, samples.confidence, scaler)
 
 
 # ---------------------------------------------------------------------------- pooled histories

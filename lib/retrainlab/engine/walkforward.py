@@ -322,9 +322,15 @@ def refit(
     )
 
 
-def predict(run: Run, segment: range) -> None:
+def predict(
+    run: Run,
+    segment: range,
+    probabilities: Callable[[Pipeline, np.ndarray], np.ndarray] = predict_proba,
+) -> None:
     """Step 2: the current model's probabilities for every (decision, ticker) of ``segment``,
-    in one call (NaN where a design row is not finite, or before the first fit)."""
+    in one call (NaN where a design row is not finite, or before the first fit).
+    ``probabilities`` computes them (``model.predict_proba``); ``walk_forward_many`` passes one
+    that reuses the predictions of the same model on the same rows."""
     if run.model is None:
         return
     k = run.data.close.shape[1]
@@ -333,7 +339,7 @@ def predict(run: Run, segment: range) -> None:
     ok = run.data.panel.valid[rows]
     p = np.full(len(rows), np.nan)
     if ok.any():
-        p[ok] = predict_proba(run.model, run.data.panel.X[rows[ok]])
+        p[ok] = probabilities(run.model, run.data.panel.X[rows[ok]])
     run.decisions.probs[segment.start : segment.stop] = p.reshape(-1, k)
 
 

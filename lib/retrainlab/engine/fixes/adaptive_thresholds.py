@@ -15,7 +15,9 @@ probabilities have been observed, the base thresholds 0.55 / 0.45 apply.
 
 The caller decides causality: ``observe`` the probabilities of a decision date only after
 classifying that date, and the thresholds at any date come from strictly earlier decisions.
-Quantiles are numpy's default (linear interpolation).
+Quantiles are numpy's default (linear interpolation): ``linear_quantile`` computes
+``np.quantile(values, q)`` with numpy's own arithmetic, bit for bit (tested), without its generic
+machinery, which took most of a walk-forward's decision step.
 """
 
 from __future__ import annotations
@@ -28,7 +30,13 @@ import numpy as np
 from retrainlab.engine.config import RetrainConfig
 from retrainlab.engine.decisions import classify, signal_codes, static_thresholds
 
-__all__ = ["AdaptiveThresholds", "classify", "signal_codes", "static_thresholds"]
+__all__ = [
+    "AdaptiveThresholds",
+    "classify",
+    "linear_quantile",
+    "signal_codes",
+    "static_thresholds",
+]
 
 PROBLEM = (
     f"Static thresholds ({RetrainConfig().long_threshold:.2f} / "
@@ -45,6 +53,36 @@ _PARAMS = (
     "threshold_history",
     "threshold_min_history",
 )
+
+
+def linear_quantile(values: np.ndarray, q: float) -> float:
+    """``float(np.quantile(values, q))`` of a 1-D float64 array without NaN, ``0 <= q <= 1``.
+
+    numpy's default method step for step (``numpy.lib._function_base_impl._quantile``, method
+    ``"linear"``): virtual index ``v = (n - 1) * q``, the order statistics ``a`` at ``floor(v)``
+    and ``b`` at ``floor(v) + 1`` (both the maximum when ``v >= n - 1``), ``t = v - floor(v)``
+    (``v + 1`` in that case, as numpy's index -1 makes it), then ``a + (b - a) * t``, or
+    ``b - (b - a) * (1 - t)`` when ``t >= 0.5``. The same IEEE operations in the same order give
+    the same double.
+    """
+    n = values.size
+    if n == 0:  # numpy's own error for an empty array
+        return float(np.quantile(values, q))
+    v = (n - 1) * q
+    lo = float(np.floor(v))
+    if v >= n - 1:
+        i = j = n - 1
+        lo = -1.0
+    else:
+        i = int(lo)
+        j = i + 1
+    part = np.partition(values, (i, j) if i != j else i)
+    a, b = float(part[i]), float(part[j])
+    t = v - lo
+    diff = b - a
+    if t >= 0.5:
+        return b - diff * (1 - t)
+    return a + diff * t
 
 
 class AdaptiveThresholds:
@@ -102,7 +140,8 @@ class AdaptiveThresholds:
                 self._cache = (float(self.adaptive_base_long), float(self.adaptive_base_short))
             else:
                 n = self.neutral_share
-                low, high = np.quantile(self._history, [(1.0 - n) / 2.0, (1.0 + n) / 2.0])
+                low = linear_quantile(self._history, (1.0 - n) / 2.0)
+                high = linear_quantile(self._history, (1.0 + n) / 2.0)
                 lo, hi = self.threshold_floor, self.threshold_ceiling
                 self._cache = (float(min(max(high, lo), hi)), float(min(max(low, lo), hi)))
         return self._cache
