@@ -159,15 +159,18 @@ compare: $(STAMP) ## compare reports/results with the committed results files
 	@$(BIN)/python -m retrainlab compare-results $(REPORTS)/results
 
 # ---------------------------------------------------------------- the model-class study (not in `make report`)
-# Sizes of the committed run (see docs/models.md); override e.g. MODEL_STUDY_SEEDS=20.
-MODEL_STUDY_SEEDS ?= 3
-MODEL_STUDY_DAYS ?= 600
-MODEL_STUDY_TICKERS ?= 5
-MODEL_STUDY_REAL_DAYS ?= 1512
+# Sizes of the committed run (docs/models.md says why); override e.g. MODEL_STUDY_SEEDS=20.
+MODEL_STUDY_SEEDS ?= 12
+MODEL_STUDY_DAYS ?= 500
+MODEL_STUDY_TICKERS ?= 10
+MODEL_STUDY_PANEL_TICKERS ?= 10
+MODEL_STUDY_PANEL_DAYS ?= 5040
+MODEL_STUDY_BLOCK_DAYS ?= 504
 study-models: $(STAMP) ## the model-class study (07_model_study; lstm needs make setup-lstm): reports/results/model_study.json
 	$(RUN) notebooks/07_model_study.ipynb $(REPORTS)/07_model_study.ipynb -p seeds $(MODEL_STUDY_SEEDS) \
 	  -p n_days $(MODEL_STUDY_DAYS) -p n_tickers $(MODEL_STUDY_TICKERS) \
-	  -p real_days $(MODEL_STUDY_REAL_DAYS) -p data_dir ../data $(RESULTS)
+	  -p panel_tickers $(MODEL_STUDY_PANEL_TICKERS) -p panel_days $(MODEL_STUDY_PANEL_DAYS) \
+	  -p block_days $(MODEL_STUDY_BLOCK_DAYS) -p data_dir ../data $(RESULTS)
 	@$(BIN)/python -m retrainlab tidy-notebook $(REPORTS)/07_model_study.ipynb --run-log $(RUNLOG)
 
 clean: ## remove generated output (executed notebooks, results, data, caches); never the pins

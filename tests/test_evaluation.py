@@ -16,6 +16,7 @@ from retrainlab.research.evaluation import (
     block_market,
     buy_and_hold,
     evaluate_market,
+    last_days,
 )
 
 
@@ -60,6 +61,15 @@ def test_block_market_is_independent(market):
     assert b.n_days == 200 and b.dates[0] == market.dates[100]
     np.testing.assert_array_equal(b.close, market.close[100:300])
     assert b.regimes is not None and len(b.regimes) == 200
+
+
+def test_last_days_is_the_most_recent_rows(market):
+    tail = last_days(market, 150)
+    assert tail.n_days == 150 and tail.dates[-1] == market.dates[-1]
+    np.testing.assert_array_equal(tail.close, market.close[-150:])
+    assert last_days(market, 0) is market and last_days(market, 10_000) is market
+    with pytest.raises(ValueError, match=">= 0"):
+        last_days(market, -1)
 
 
 def test_evaluate_market_structure(market):

@@ -20,6 +20,8 @@ from retrainlab.engine.fixes.regime_awareness import detect_regimes
 from retrainlab.engine.models import MODEL_CLASSES, confidence_target, make_model_class, model_class
 from retrainlab.engine.models.gradient_boosting import GradientBoostingModel
 from retrainlab.engine.models.logistic import LogisticModel
+from retrainlab.engine.real_equities import load_sp500_panel
+from retrainlab.engine.walkforward import walk_forward
 
 TABULAR = ("logistic", "gradient_boosting")
 
@@ -108,8 +110,19 @@ def test_design_refuses_wrong_shapes():
     features, regimes, _ = panel()
     with pytest.raises(ValueError, match="regimes must have shape"):
         model.design(features, regimes[:, 0])
-    with pytest.raises(ValueError, match="n_features = 11"):
-        model.design(features[..., :5], regimes)
+    with pytest.raises(ValueError, match="1 <= n_features <= 11"):
+        model.design(np.concatenate([features, features[..., :1]], axis=-1), regimes)
+    with pytest.raises(ValueError, match="need X"):
+        model.fit(np.zeros((50, 20)), np.arange(50) % 2)
+
+
+def test_gradient_boosting_runs_on_a_close_only_market():
+    """The S&P 500 panel has closes only: the walk-forward drops the two features that read an
+    absent field, and the boosted trees fit on the other nine."""
+    market = load_sp500_panel(["AAPL", "KO"], start="2020-01-01")
+    assert market.absent_fields
+    result = walk_forward(market, NEW.replace(model="gradient_boosting"))
+    assert np.isfinite(result.returns.to_numpy()).all() and result.returns.abs().sum() > 0
 
 
 def test_regime_inputs_per_class():
@@ -176,7 +189,7 @@ def test_fit_refuses_bad_training_sets(name):
     model = small(name, OLD)
     X, y, _ = training_set(model)
     with pytest.raises(ValueError, match="need X"):
-        model.fit(X[:, :3], y)
+        model.fit(np.hstack([X, X[:, :1]]), y)  # a column more than the design
     with pytest.raises(ValueError, match="NaN"):
         model.fit(np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X), y)
     with pytest.raises(ValueError, match="binary labels"):

@@ -138,6 +138,22 @@ def test_refuses_bad_input():
         model.predict_proba(X)
 
 
+def test_fits_on_fewer_features_as_a_close_only_market_gives():
+    """A close-only market drops the features reading an absent field: the network takes the
+    feature count from the rows it is fitted on, and refuses rows of another width."""
+    X, y, f, features = data()
+    model = make_model("lstm", NEW)
+    keep = [i for i, name in enumerate(FEATURE_NAMES) if name not in ("hl_range", "volume_ratio")]
+    close_only = model.design(features[..., keep], np.zeros(features.shape[:-1], dtype=np.int64))
+    rows = close_only[np.isfinite(close_only).all(axis=1)][: len(y)]
+    model.fit(rows, y[: len(rows)], confidence=confidence_target(f[: len(rows)]))
+    assert model.n_features == len(keep)
+    p = model.predict_proba(rows)
+    assert p.shape == (len(rows),) and np.all((p > 0) & (p < 1))
+    with pytest.raises(ValueError, match="need X"):
+        model.predict_proba(X)
+
+
 def test_skops_round_trip_holds_arrays_only(tmp_path):
     model, X = fit()
     path = tmp_path / "lstm.skops"

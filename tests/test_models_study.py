@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 
 from retrainlab import FIXES, generate_market
-from retrainlab.engine.config import OLD
+from retrainlab.analytics import metrics
+from retrainlab.engine.real_equities import load_sp500_panel
+from retrainlab.engine.walkforward import walk_forward
+from retrainlab.research import evaluation as ev
 from retrainlab.research import model_study as ms
 from retrainlab.research.sections import models as section
 
@@ -51,11 +54,12 @@ def study(shift_gb: dict[str, float]) -> dict:
     rng = np.random.default_rng(1)
     classes = {}
     for model, shift in (("logistic", {"NEW": 0.5}), ("gradient_boosting", shift_gb)):
-        values = fake_values(rng, shift)
-        rows = ms.comparisons(values)
-        classes[model] = {
-            "synthetic": {"comparisons": rows, "summary": ms.class_summary(rows, ms.means(values))}
-        }
+        classes[model] = {}
+        for data, n in (("synthetic", 30), ("real", 4)):
+            values = fake_values(rng, shift, n)
+            rows = ms.comparisons(values)
+            summary = ms.class_summary(rows, ms.means(values))
+            classes[model][data] = {"comparisons": rows, "summary": summary}
     return {
         "protocol": {
             "classes": list(classes),
@@ -63,10 +67,20 @@ def study(shift_gb: dict[str, float]) -> dict:
             "alpha": 0.05,
             "new_per_class": {"logistic": "NEW*", "gradient_boosting": "NEW*"},
             "synthetic": {"n_markets": 30, "n_days": 1000, "n_tickers": 10, "edge": 1.0},
-            "real": None,
+            "real": {
+                "market": "sp500_panel",
+                "tickers": ["AAPL", "KO"],
+                "n_tickers": 2,
+                "n_days": 600,
+                "start": "2020-01-02",
+                "end": "2022-05-20",
+                "block_days": 130,
+                "n_blocks": 4,
+                "blocks": [],
+            },
         },
         "classes": classes,
-        "verdict": {"synthetic": ms.verdict(classes, "synthetic")},
+        "verdict": {d: ms.verdict(classes, d) for d in ("synthetic", "real")},
         "not_run": {"lstm": "the extra is not installed"},
     }
 
@@ -109,17 +123,34 @@ def test_section_reads_the_results(agree):
     assert "| logistic |" in text and "| gradient_boosting |" in text
     assert ("does not depend" in text) is agree
     assert "across 30 synthetic markets" in text and "Not run: lstm" in text
+    # the real part's facts come from the protocol: blocks, tickers, days
+    assert "across 4 independent blocks of the real equity panel (2 S&P 500 constituents: " in text
+    assert "AAPL, KO; 600 days from 2020-01-02 to 2022-05-20" in text
+    assert "blocks of 130 days" in text and "On the real equity panel" in text
+    assert "too small to tell** whether the verdict on the real equity panel" in text
     assert "is NEW-feedback_loop" not in text  # both classes ran the full NEW
     new_old = results["model_study"]["classes"]["logistic"]["synthetic"]["comparisons"][0]
     assert f"{new_old['mean_diff']:+.3f}" in text
 
 
-def test_buy_and_hold_returns():
-    market = generate_market(seed=0, n_days=120, n_tickers=3)
-    r = ms.buy_and_hold_returns(market, OLD, 60)
-    close = np.asarray(market.close)
-    assert len(r) == 60 and r[0] == -OLD.cost_bps * 1e-4
-    np.testing.assert_allclose(r[1:], (close[61:] / close[60:-1] - 1).mean(axis=1))
+def test_buy_and_hold_is_the_evaluation_baseline():
+    market = generate_market(seed=0, n_days=160, n_tickers=3)
+    returns = ev.buy_and_hold(market, first_day=60)
+    assert ms.buy_and_hold_sharpe(market) == metrics.sharpe_ratio(returns.to_numpy())
+
+
+def test_panel_blocks_are_independent_runs_paired_by_block():
+    panel = load_sp500_panel(["AAPL", "KO"], start="2021-01-01")
+    configs = ms.study_configs(["logistic"])
+    blocks, sharpes = ms.block_sharpes(panel, configs, block_days=130, n_jobs=1)
+    bounds = ev.block_bounds(panel.n_days, 130)
+    assert [b["n_days"] for b in blocks] == [stop - start for start, stop in bounds]
+    assert set(sharpes) == {*configs, ms.BUY_AND_HOLD}
+    # each block is its own walk-forward: the second block's Sharpe is that of a fresh run
+    start, stop = bounds[1]
+    own = walk_forward(ev.block_market(panel, start, stop), configs["logistic:OLD"]).returns
+    assert sharpes["logistic:OLD"][1] == metrics.sharpe_ratio(own.to_numpy())
+    assert len(sharpes[ms.BUY_AND_HOLD]) == len(bounds)
 
 
 def test_systems_are_old_new_and_each_fix_the_class_accepts():

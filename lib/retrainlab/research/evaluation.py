@@ -48,6 +48,7 @@ __all__ = [
     "block_market",
     "buy_and_hold",
     "evaluate_market",
+    "last_days",
     "main",
     "study_configs",
     "study_pairs",
@@ -197,6 +198,15 @@ def block_market(market: Market, start: int, stop: int) -> Market:
         name=f"{market.name}[{start}:{stop}]",
         params={**market.params, "block": [start, stop]},
     )
+
+
+def last_days(market: Market, days: int) -> Market:
+    """The most recent ``days`` rows of ``market`` (0, or more than it has: all of it)."""
+    if days < 0:
+        raise ValueError(f"days must be >= 0 (0: all of it), got {days}")
+    if days == 0 or days >= market.n_days:
+        return market
+    return block_market(market, market.n_days - days, market.n_days)
 
 
 # --------------------------------------------------------------------------- evaluation

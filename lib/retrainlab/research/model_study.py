@@ -7,17 +7,19 @@ Does the verdict on the six fixes depend on the model? For each class in ``MODEL
   markets (``analytics.stats.compare_paired``: BCa bootstrap CI of the mean difference,
   Wilcoxon p), with the CI at the Bonferroni level ``1 - alpha / m`` and Holm-adjusted p over the
   ``m`` comparisons of a class, so a pass survives the number of tests;
-* a real series: one run per system; the comparisons are paired across calendar years (Sharpe
-  ratio of each ~252-day block), the same statistics.
+* the real equity panel (``engine.real_equities.load_sp500_panel``: S&P 500 constituents, close
+  only) cut into independent blocks (``evaluation.block_bounds``/``block_market``, each block its
+  own walk-forward with its own warm-up, as in notebook 04): one Sharpe ratio per (system,
+  block); the comparisons are paired across blocks, the same statistics.
 
 Comparisons per class: NEW vs OLD, each OLD+fix vs OLD, NEW vs buy and hold, NEW vs the best
-single fix (the best simple alternative). Buy and hold is the equal-weight book of every ticker
-from the first decision date, paying the entry cost once.
+single fix (the best simple alternative). Buy and hold is ``evaluation.buy_and_hold``: the
+equal-weight book of every ticker from the first decision date, paying the entry cost once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,16 +29,21 @@ from retrainlab.analytics import metrics
 from retrainlab.analytics.stats import compare_paired
 from retrainlab.engine.config import FIXES, OLD, RetrainConfig
 from retrainlab.engine.market import Market
-from retrainlab.engine.walkforward import first_decision_day, walk_forward
+from retrainlab.engine.walkforward import first_decision_day
+from retrainlab.research.evaluation import (
+    BUY_AND_HOLD,
+    DEFAULT_BLOCK_DAYS,
+    block_bounds,
+    block_market,
+    buy_and_hold,
+    system_returns,
+)
 from retrainlab.research.experiments import sweep
 
 #: The systems of the study, per model class (buy and hold is added beside them).
 SYSTEMS: tuple[str, ...] = ("OLD", "NEW", *(f"OLD+{fix}" for fix in FIXES))
-BUY_AND_HOLD: str = "buy_and_hold"
 #: Family-wise error rate of each class's family of comparisons.
 ALPHA: float = 0.05
-#: Trading days per block of the real-data comparison (about one calendar year).
-BLOCK_DAYS: int = 252
 
 
 def refused_fixes(model: str) -> tuple[str, ...]:
@@ -76,15 +83,16 @@ def study_configs(models: Sequence[str]) -> dict[str, RetrainConfig]:
     return {f"{m}:{s}": system_config(s, m) for m in models for s in systems_for(m)}
 
 
-def buy_and_hold_returns(market: Market, config: RetrainConfig, first_day: int) -> np.ndarray:
-    """Daily returns of the equal-weight buy-and-hold book from row ``first_day`` (the walk-
-    forward's first decision), net of the entry cost ``config.cost_bps`` on the first day."""
-    close = np.asarray(market.close, dtype=np.float64)
-    simple = np.zeros(close.shape)
-    simple[1:] = close[1:] / close[:-1] - 1.0
-    out = simple.mean(axis=1)[first_day:].copy()
-    out[0] = -config.cost_bps * 1e-4  # bought at the first decision's close: no return that day
-    return out
+def buy_and_hold_sharpe(market: Market) -> float:
+    """Sharpe ratio of ``evaluation.buy_and_hold`` on ``market`` under OLD's cost and lag,
+    from the walk-forward's first decision date (every study system shares them)."""
+    returns = buy_and_hold(
+        market,
+        cost_bps=OLD.cost_bps,
+        execution_lag=OLD.execution_lag,
+        first_day=first_decision_day(OLD),
+    )
+    return metrics.sharpe_ratio(returns.to_numpy())
 
 
 def holm(pvalues: Sequence[float]) -> np.ndarray:
@@ -159,13 +167,34 @@ def rejudge(study: dict[str, Any]) -> dict[str, Any]:
     return study
 
 
-def yearly_sharpes(returns: np.ndarray) -> np.ndarray:
-    """Sharpe ratio of each consecutive ``BLOCK_DAYS`` block (a last partial block dropped)."""
-    r = np.asarray(returns, dtype=np.float64)
-    n = len(r) // BLOCK_DAYS
-    return np.array(
-        [metrics.sharpe_ratio(r[i * BLOCK_DAYS : (i + 1) * BLOCK_DAYS]) for i in range(n)]
-    )
+def block_sharpes(
+    panel: Market,
+    configs: Mapping[str, RetrainConfig],
+    block_days: int = DEFAULT_BLOCK_DAYS,
+    *,
+    n_jobs: int = 2,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """Each named config and buy and hold on each independent block of ``panel``
+    (``evaluation.block_bounds``): the blocks (``start``, ``end``, ``n_days``) and, per label,
+    the array of per-block Sharpe ratios (``evaluation.system_returns``: cached, parallel)."""
+    bounds = block_bounds(panel.n_days, block_days)
+    blocks: list[dict[str, Any]] = []
+    sharpes: dict[str, list[float]] = {label: [] for label in [*configs, BUY_AND_HOLD]}
+    for k, (start, stop) in enumerate(bounds):
+        if progress is not None:
+            progress(f"{panel.name}: block {k + 1}/{len(bounds)} (rows {start}..{stop - 1})")
+        returns = system_returns(block_market(panel, start, stop), configs, n_jobs=n_jobs)
+        blocks.append(
+            {
+                "start": str(panel.dates[start].date()),
+                "end": str(panel.dates[stop - 1].date()),
+                "n_days": stop - start,
+            }
+        )
+        for label in sharpes:
+            sharpes[label].append(metrics.sharpe_ratio(returns[label].to_numpy()))
+    return blocks, {label: np.array(v, dtype=float) for label, v in sharpes.items()}
 
 
 def class_summary(rows: Sequence[Mapping[str, Any]], mean_sharpe: Mapping[str, float]) -> dict:
@@ -231,21 +260,22 @@ def frame_values(frame: pd.DataFrame, model: str, bh: Mapping[str, float]) -> di
 def run_study(
     models: Sequence[str],
     specs: Sequence[Any],
-    real: Any | None,
+    panel: Market | None,
     *,
+    block_days: int = DEFAULT_BLOCK_DAYS,
     n_jobs: int = 2,
     data_dir: str | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the study: every (class, system) on every synthetic ``specs`` market (``MarketSpec``,
-    through ``experiments.sweep``: cached, parallel) and on the ``real`` spec, if any.
+    through ``experiments.sweep``: cached, parallel) and on each ``block_days`` block of the
+    real ``panel`` (a ``Market``, e.g. ``real_equities.load_sp500_panel()``), if any.
 
     Returns the results-file payload (without ``params``): ``protocol``, ``classes`` (per class
     and data set: ``comparisons`` and ``summary``) and ``verdict`` (per data set).
     """
     configs = study_configs(models)
     classes: dict[str, dict[str, Any]] = {m: {} for m in models}
-    first = first_decision_day(OLD)
     protocol: dict[str, Any] = {
         "classes": list(models),
         "systems": [*SYSTEMS, BUY_AND_HOLD],
@@ -259,10 +289,7 @@ def run_study(
     if specs:
         frame = sweep(configs, specs, n_jobs=n_jobs, data_dir=data_dir, progress=progress,
                       desc="model study runs")  # fmt: skip
-        bh = {
-            s.label: metrics.sharpe_ratio(buy_and_hold_returns(s.build(data_dir), OLD, first))
-            for s in specs
-        }
+        bh = {s.label: buy_and_hold_sharpe(s.build(data_dir)) for s in specs}
         for m in models:
             values = frame_values(frame, m, bh)
             rows = comparisons(values)
@@ -278,23 +305,28 @@ def run_study(
             "n_tickers": spec0.n_tickers,
             "edge": spec0.edge,
         }
-    if real is not None:
-        market = real.build(data_dir)
-        bh_blocks = yearly_sharpes(buy_and_hold_returns(market, OLD, first))
+    if panel is not None:
+        blocks, sharpes = block_sharpes(
+            panel, configs, block_days, n_jobs=n_jobs, progress=print if progress else None
+        )
         for m in models:
-            values = {s: yearly_sharpes(walk_forward(market, configs[f"{m}:{s}"]).returns.to_numpy())
-                      for s in systems_for(m)}  # fmt: skip
-            values[BUY_AND_HOLD] = bh_blocks
+            values = {s: sharpes[f"{m}:{s}"] for s in systems_for(m)}
+            values[BUY_AND_HOLD] = sharpes[BUY_AND_HOLD]
             rows = comparisons(values)
             classes[m]["real"] = {
                 "comparisons": rows,
                 "summary": class_summary(rows, means(values)),
             }
         protocol["real"] = {
-            "market": real.label,
-            "n_days": market.n_days,
-            "n_blocks": len(bh_blocks),
-            "block_days": BLOCK_DAYS,
+            "market": panel.name,
+            "tickers": list(panel.tickers),
+            "n_tickers": len(panel.tickers),
+            "n_days": panel.n_days,
+            "start": str(panel.dates[0].date()),
+            "end": str(panel.dates[-1].date()),
+            "block_days": block_days,
+            "n_blocks": len(blocks),
+            "blocks": blocks,
         }
     return {
         "protocol": protocol,

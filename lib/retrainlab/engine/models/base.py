@@ -54,10 +54,11 @@ def check_panel(features: np.ndarray, regimes: np.ndarray) -> tuple[np.ndarray, 
     """Validate a feature panel: features (n_days, [n_tickers,] n_features), regimes alike."""
     features = np.asarray(features, dtype=np.float64)
     regimes = np.asarray(regimes)
-    if features.ndim not in (2, 3) or features.shape[-1] != len(FEATURE_NAMES):
+    # fewer than every feature: a close-only market drops those reading an absent field
+    if features.ndim not in (2, 3) or not 1 <= features.shape[-1] <= len(FEATURE_NAMES):
         raise ValueError(
             "features must be (n_days, n_features) or (n_days, n_tickers, n_features) with "
-            f"n_features = {len(FEATURE_NAMES)}, got shape {features.shape}"
+            f"1 <= n_features <= {len(FEATURE_NAMES)}, got shape {features.shape}"
         )
     if regimes.shape != features.shape[:-1]:
         raise ValueError(

@@ -60,7 +60,11 @@ class GradientBoostingModel(ModelClass):
         sample_weight: np.ndarray | None = None,
         confidence: np.ndarray | None = None,
     ) -> Self:
-        X, y, sample_weight = check_training_set(X, y, sample_weight, len(self.design_columns()))
+        # 1 .. every feature: a close-only market drops those reading an absent field
+        extra = len(self.design_columns()) - len(FEATURE_NAMES)  # the regime columns
+        base = np.shape(X)[1] - extra if np.ndim(X) == 2 else 0
+        n_columns = extra + min(max(base, 1), len(FEATURE_NAMES))
+        X, y, sample_weight = check_training_set(X, y, sample_weight, n_columns)
         if not 0 < np.count_nonzero(y) < y.size:
             raise ValueError("cannot fit: the labels need both classes")
         self.estimator_ = HistGradientBoostingClassifier(

@@ -202,7 +202,12 @@ class LSTMModel(ModelClass):
 
     @property
     def n_features(self) -> int:
-        return len(FEATURE_NAMES)
+        # learned at fit from X's width: a close-only market drops the features reading an
+        # absent field (features.usable_features); every feature before a fit
+        return getattr(self, "n_features_", len(FEATURE_NAMES))
+
+    def _width(self, n_features: int) -> int:
+        return SEQUENCE_LENGTH * n_features + len(REGIMES)
 
     def _network(self) -> _Network:
         return _network(
@@ -244,7 +249,10 @@ class LSTMModel(ModelClass):
         """Fit the network from its seeded initial weights (module docstring). ``confidence``:
         the confidence head's targets in [0, 1] (``base.confidence_target`` of the forward
         returns; for fed-back trades their confidence); None trains that head on nothing."""
-        X, y, sample_weight = check_training_set(X, y, sample_weight, len(self.design_columns()))
+        width = np.shape(X)[1] if np.ndim(X) == 2 else 0
+        f = max(1, min((width - len(REGIMES)) // SEQUENCE_LENGTH, len(FEATURE_NAMES)))
+        X, y, sample_weight = check_training_set(X, y, sample_weight, self._width(f))
+        self.n_features_ = f
         n = len(y)
         if n < self.config.min_train_samples or not 0 < np.count_nonzero(y) < n:
             raise ValueError(
@@ -296,8 +304,8 @@ class LSTMModel(ModelClass):
     def _predict_both(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self._check_fitted()
         X = np.asarray(X)
-        if X.ndim != 2 or X.shape[1] != len(self.design_columns()):
-            raise ValueError(f"need X (n, {len(self.design_columns())}), got {X.shape}")
+        if X.ndim != 2 or X.shape[1] != self._width(self.n_features):
+            raise ValueError(f"need X (n, {self._width(self.n_features)}), got {X.shape}")
         seq, reg = self._inputs(X)
         net = self._network()
         weights = [jnp.asarray(v) for v in self.weights_]

@@ -9,7 +9,7 @@ TITLE = "Does the verdict depend on the model class?"
 REQUIRES = ("model_study",)
 
 #: How each data set is named in the prose.
-DATA = {"synthetic": "synthetic markets", "real": "the real series"}
+DATA = {"synthetic": "synthetic markets", "real": "the real equity panel"}
 
 
 def context(results: Mapping[str, Any]) -> dict[str, Any]:
