@@ -15,7 +15,7 @@ import pytest
 import retrainlab as rl
 from conftest import NOTEBOOKS, TINY_STUDY, TINY_SWEEP, environ, execute_notebook
 from retrainlab import experiments as ex
-from retrainlab import jsonio, report
+from retrainlab import jsonio, render
 
 
 def run(name: str, out_dir: Path, out_name: str | None = None, **parameters) -> Path:
@@ -160,7 +160,7 @@ def test_report_numbers_come_from_the_results_file(pipeline, pipeline_stage, tmp
         tmp_path / "alt_nb",
         results_dir=str(altered),
     )
-    md = report.render(executed, tmp_path / "alt_out")["md"].read_text()
+    md = render.render(executed, tmp_path / "alt_out")["md"].read_text()
     assert "+9.88" in md
 
 
