@@ -25,6 +25,9 @@ from papermill.engines import NBClientEngine, papermill_engines
 from papermill.log import logger as papermill_logger
 
 import retrainlab as rl
+from live_markets import predictable_market
+from retrainlab.engine.config import NEW
+from retrainlab.live.facade import MLIntegration
 from retrainlab.research import experiments as ex
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +42,21 @@ TINY_SWEEP: dict[str, Any] = {**TINY_STUDY, "n_jobs": 1}
 NOTEBOOK_FIXTURES: frozenset[str] = frozenset(
     {"notebook_runs", "pipeline", "pipeline_stage", "study_runs"}
 )
+
+
+# --------------------------------------------------------------------------- facade fixtures
+@pytest.fixture(scope="session")
+def market() -> rl.Market:
+    """A market the facade's model can learn (``live_markets``): 320 days x 3 tickers. Modules
+    that need another market define their own ``market``."""
+    return predictable_market(seed=11, n_days=320, n_tickers=3)
+
+
+@pytest.fixture
+def ml(tmp_path: Path) -> Iterator[MLIntegration]:
+    """A facade under NEW on a fresh state directory in the test's temporary folder."""
+    with MLIntegration(tmp_path / "state", config=NEW) as instance:
+        yield instance
 
 
 # --------------------------------------------------------------------------- one runner
