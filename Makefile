@@ -21,6 +21,7 @@ AUDIT_SEEDS ?= 8
 SENS_SEEDS  ?= 3
 REAL_EQ     ?= -p panel_tickers 5 -p panel_days 2016 -p real_days 1000 -p n_resamples 200
 CONFIRM_SEEDS ?= 6
+FACT_PANEL  ?= -p panel_tickers 5 -p panel_days 2016
 else
 SEEDS       ?= 50
 N_DAYS      ?= 1000
@@ -29,6 +30,7 @@ AUDIT_SEEDS ?= 50
 SENS_SEEDS  ?= 20
 REAL_EQ     ?=
 CONFIRM_SEEDS ?= 100
+FACT_PANEL  ?=
 endif
 # The six fixes, as in retrainlab.FIXES (a test checks they agree).
 FIXES := profit_weighted_loss feedback_loop adaptive_thresholds regime_awareness long_lookback confidence_sizing
@@ -136,9 +138,10 @@ $(REPORTS)/05_sensitivity.ipynb: notebooks/05_sensitivity.ipynb $(ABLATIONS) | $
 	$(RUN) $< $@ -p seeds $(SENS_SEEDS) -p placebo_seeds $(SENS_SEEDS) -p n_days $(N_DAYS) -p n_tickers $(N_TICKERS) -p data_dir ../data $(RESULTS)
 	$(TIDY)
 
-# the factorial: all 64 subsets; selection markets = the study's seeds, then CONFIRM_SEEDS fresh ones
+# the factorial: all 64 subsets; selection markets = the study's seeds, then CONFIRM_SEEDS fresh ones,
+# then the real panel's blocks (default: 8 blocks of about four years x 20 tickers; QUICK: 2 x 5)
 $(REPORTS)/06_factorial.ipynb: notebooks/06_factorial.ipynb $(REPORTS)/01_generate_data.ipynb $(LIBSRC) | $(STAMP)
-	$(RUN) $< $@ $(STUDY) -p confirmation_seeds $(CONFIRM_SEEDS) $(RESULTS)
+	$(RUN) $< $@ $(STUDY) -p confirmation_seeds $(CONFIRM_SEEDS) $(FACT_PANEL) $(RESULTS)
 	$(TIDY)
 
 $(REPORTS)/10_enhancement_report.ipynb: notebooks/10_enhancement_report.ipynb $(REPORTS)/00_replication.ipynb $(REPORTS)/03_final_comparison.ipynb $(REPORTS)/04_real_equities.ipynb $(REPORTS)/05_sensitivity.ipynb $(REPORTS)/06_factorial.ipynb $(LIBSRC) | $(STAMP)

@@ -1,4 +1,4 @@
-"""Sweeps: cost model, caching, determinism, Dask equivalence, the computed verdict."""
+"""Sweeps: cost model, caching, determinism, Dask equivalence."""
 
 from __future__ import annotations
 
@@ -83,53 +83,6 @@ def test_ablation_configs_and_unknown_fix():
     assert len(ex.all_ablation_configs()) == 14
     with pytest.raises(ValueError, match="Did you mean 'long_lookback'"):
         ex.ablation_configs("long_lokback")
-
-
-def _stat(lo, hi, mean=None):
-    return {
-        "ci_low": lo,
-        "ci_high": hi,
-        "mean_diff": (lo + hi) / 2 if mean is None else mean,
-        "wilcoxon_p": 0.5,
-        "share_b_wins": 0.5,
-        "n": 10,
-    }
-
-
-def _final(sharpe, placebo_new):
-    return {
-        "new_vs_old": {"sharpe_ratio": sharpe, "return_at_equal_risk": sharpe},
-        "costs": {"20": sharpe},
-        "deflated": {"NEW": {"share_above_95": 0.0}},
-        "placebo": {"gross_sharpe_vs_zero": {"OLD": _stat(-0.5, 0.4), "NEW": placebo_new}},
-    }
-
-
-@pytest.mark.parametrize(
-    ("sharpe", "passed"),
-    [(_stat(0.1, 0.5), True), (_stat(-0.1, 0.5), False), (_stat(-0.5, -0.1), False)],
-)
-def test_verdict_headline_follows_the_ci(sharpe, passed):
-    verdict = ex.verdict(_final(sharpe, _stat(-0.3, 0.3)), {})
-    assert verdict["headline_passed"] is passed
-    assert verdict["lines"][0]["passed"] is passed
-
-
-def test_verdict_flags_a_leaky_placebo():
-    leaky = ex.verdict(_final(_stat(0.1, 0.5), _stat(0.2, 0.6)), {})
-    placebo = next(line for line in leaky["lines"] if line["id"] == "placebo")
-    assert placebo["passed"] is False
-
-
-def test_fix_effect_helps_hurts_or_neither():
-    ablation = {
-        "fix": "feedback_loop",
-        "alone": {"sharpe_ratio": _stat(-0.4, -0.1)},
-        "in_context": {"sharpe_ratio": _stat(-0.1, 0.2)},
-    }
-    effect = ex.fix_effect(ablation)
-    assert effect["hurts_alone"] and not effect["helps_alone"]
-    assert not effect["helps_in_context"] and not effect["hurts_in_context"]
 
 
 def test_makefile_fixes_match_the_package():

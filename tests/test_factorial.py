@@ -15,6 +15,7 @@ import pytest
 import retrainlab as rl
 from retrainlab import experiments as ex
 from retrainlab import jsonio
+from retrainlab.engine.real_equities import SP500_TICKERS
 from retrainlab.research import factorial as fx
 
 
@@ -229,6 +230,87 @@ def test_factorial_results_on_a_toy_sweep():
     assert out["values"]["matrix"][0] == pytest.approx(values[0].tolist())
 
 
+# --------------------------------------------------------------------------- the real panel
+def test_panel_blocks_are_consecutive_non_overlapping_and_the_default_is_eight():
+    blocks = fx.panel_blocks()
+    assert len(blocks) == 8 and all(b.tickers == SP500_TICKERS for b in blocks)
+    assert blocks[0].start == 0 and blocks[-1].stop == 8313
+    assert all(a.stop == b.start for a, b in itertools.pairwise(blocks))
+    assert all(a.last_date < b.first_date for a, b in itertools.pairwise(blocks))
+    assert all(b.n_days >= 1008 for b in blocks)
+    assert len({b.label for b in blocks}) == 8
+    recent = fx.panel_blocks(3, panel_days=700, block_days=300)
+    assert [(b.start, b.stop) for b in recent] == [(7613, 7913), (7913, 8313)]
+    with pytest.raises(ValueError, match="at least 126"):
+        fx.panel_blocks(3, block_days=100)
+    with pytest.raises(ValueError, match=r"n_tickers must be in \[1, 20\]"):
+        fx.panel_blocks(21)
+
+
+def test_a_panel_block_holds_its_own_rows_only():
+    """Causality across blocks: a block's market ends on its last date, so its walk-forward
+    (causal within the block) cannot see a later block; its rows are the panel's, untouched."""
+    block = fx.panel_blocks(3, panel_days=700, block_days=300)[0]
+    market = block.build()
+    panel = rl.load_sp500_panel(block.tickers)
+    assert market.n_days == block.n_days == 300
+    assert str(market.dates[0].date()) == block.first_date
+    assert str(market.dates[-1].date()) == block.last_date
+    np.testing.assert_array_equal(market.close, panel.close[block.start : block.stop])
+    assert market.absent_fields == panel.absent_fields  # close-only, like the whole panel
+
+
+def _panel_toy(rng, gain_best: float):
+    fixes = ["profit_weighted_loss", "feedback_loop", "adaptive_thresholds"]
+    configs = fx.named_configs(rl.all_configs(rl.OLD, fixes))
+    labels = list(configs)
+    selection = [f"sel{i}" for i in range(6)]
+    # the chosen configuration is number 5 (fixes 0 and 2): it leads on the selection markets
+    truth = _toy(3, lambda on: 0.3 * (on == {0, 2}))
+    runs = _frame(truth + rng.normal(scale=0.01, size=(6, 8)), labels, selection, rng)
+    blocks = fx.panel_blocks(3, panel_days=2400, block_days=300)
+    panel_values = rng.normal(scale=0.05, size=(len(blocks), 8))
+    panel_values[:, 5] += gain_best
+    panel = _frame(panel_values, labels, [b.label for b in blocks], rng)
+    hold = {**dict.fromkeys(selection, 0.1), **dict.fromkeys([b.label for b in blocks], 0.0)}
+    kwargs = dict(configs=configs, fixes=fixes, selection=selection, confirmation=[])
+    return runs, panel, blocks, hold, kwargs, panel_values
+
+
+def test_panel_results_are_added_without_changing_the_other_fields():
+    rng = np.random.default_rng(1)
+    runs, panel, blocks, hold, kwargs, values = _panel_toy(rng, gain_best=1.0)
+    without = fx.factorial_results(runs, None, {}, buy_and_hold=hold, **kwargs)
+    with_panel = fx.factorial_results(
+        runs, None, {}, buy_and_hold=hold, panel=panel, blocks=blocks, **kwargs
+    )
+    assert without["panel"] is None
+    for name in set(with_panel) - {"panel"}:  # every other field is exactly as before
+        assert json.dumps(jsonio.jsonable(with_panel[name])) == json.dumps(
+            jsonio.jsonable(without[name])
+        ), name
+    out = with_panel["panel"]
+    assert out["n_blocks"] == 8 and out["best"]["number"] == 5 == with_panel["best"]["number"]
+    np.testing.assert_allclose(out["values"]["matrix"], values)
+    assert out["best"]["mean"] == pytest.approx(values[:, 5].mean())
+    assert out["best"]["vs_old"]["positive"] and out["best"]["vs_buy_and_hold"]["positive"]
+    assert not out["new_vs_old"]["positive"]  # NEW (number 7) has no planted gain here
+    assert out["best"]["rank"] == 1 and out["best"]["dsr"]["n_trials"] == 8
+    assert out["best"]["vs_old"]["wilcoxon_p"] < out["best"]["vs_old"]["alpha"]
+
+
+def test_panel_verdict_needs_the_wilcoxon_test_too():
+    # 8 blocks, 6 large gains and 2 tiny losses: the corrected bootstrap CI is above zero but
+    # the exact signed-rank p (2 * 5 / 256 = 0.039) is above 0.05 / 3, so no pass
+    diff = np.array([1.0, 1.1, 0.9, 1.2, 1.05, 0.95, -0.01, -0.02])
+    out = fx.paired_test(np.zeros(8), diff, n_tests=3)
+    assert out["corrected_ci_low"] > 0 and out["wilcoxon_p"] == pytest.approx(10 / 256)
+    assert not out["positive"] and not out["negative"]
+    out = fx.paired_test(np.zeros(8), np.abs(diff), n_tests=3)
+    assert out["positive"] and out["alpha"] == pytest.approx(0.05 / 3)
+    assert fx.paired_test(np.zeros(8), np.abs(diff), n_tests=1)["corrected_confidence"] == 0.95
+
+
 # --------------------------------------------------------------------------- notebook and section
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "06_factorial.ipynb"
 TEMPLATE = Path(rl.__file__).parent / "research" / "templates" / "sections" / "factorial.md.j2"
@@ -237,7 +319,8 @@ TINY_FIXES = ["profit_weighted_loss", "feedback_loop", "long_lookback"]
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    """06_factorial under papermill: 2 + 2 markets of 300 days x 3 tickers, 3 fixes, sp500."""
+    """06_factorial under papermill: 2 + 2 markets of 300 days x 3 tickers, 3 fixes, sp500, and
+    the last 600 days of the panel's first 3 tickers in 2 blocks."""
     tmp = tmp_path_factory.mktemp("factorial")
     saved = os.environ.get(ex.CACHE_ENV)
     os.environ[ex.CACHE_ENV] = str(tmp / "cache")  # inherited by the kernel
@@ -253,6 +336,9 @@ def tiny_run(tmp_path_factory):
                 "fixes": TINY_FIXES,
                 "real_markets": ["sp500"],
                 "real_days": 300,
+                "panel_tickers": 3,
+                "panel_days": 600,
+                "block_days": 300,
                 "n_jobs": 1,
                 "data_dir": str(tmp / "data"),
                 "results_dir": str(tmp / "results"),
@@ -288,6 +374,33 @@ def test_notebook_writes_the_factorial_from_real_runs(tiny_run):
     np.testing.assert_allclose(phi.sum(axis=1), values[:, -1] - values[:, 0], atol=1e-8)
     assert fac["best"]["real"]["sp500-last300d"]["n_trials"] == 8
     assert fac["best"]["confirmation"]["dsr"]["n_trials"] == 8
+
+
+@pytest.mark.xdist_group("notebooks")
+def test_notebook_runs_the_factorial_on_the_panel_blocks(tiny_run):
+    _, fac = tiny_run
+    panel = fac["panel"]
+    blocks = fx.panel_blocks(3, panel_days=600, block_days=300)
+    assert panel["n_blocks"] == 2 and panel["tickers"] == ["AAPL", "AMD", "BAC"]
+    assert [b["label"] for b in panel["blocks"]] == [b.label for b in blocks]
+    assert panel["end"] == "2022-12-28"
+    # the panel matrix holds the walk-forward's own Sharpe ratios on each block: recompute one
+    config = rl.all_configs(rl.OLD, TINY_FIXES)[6]
+    sharpe = rl.walk_forward(blocks[1].build(), config).metrics["sharpe_ratio"]
+    assert panel["values"]["matrix"][1][6] == pytest.approx(sharpe, rel=1e-9)
+    # the configuration chosen on the selection markets, measured (not re-chosen) on the panel
+    best = panel["best"]
+    assert best["label"] == fac["best"]["label"] and best["number"] == fac["best"]["number"]
+    values = np.array(panel["values"]["matrix"])
+    column = [best["by_block"][b.label]["sharpe"] for b in blocks]
+    np.testing.assert_allclose(column, values[:, best["number"]])
+    assert best["mean"] == pytest.approx(values[:, best["number"]].mean())
+    gain = values[:, best["number"]] - values[:, 0]
+    assert best["vs_old"]["mean_diff"] == pytest.approx(gain.mean())
+    assert panel["new_vs_old"]["mean_diff"] == pytest.approx(np.mean(values[:, -1] - values[:, 0]))
+    assert best["dsr"]["n_trials"] == 8
+    assert set(best["dsr"]["by_block"]) == {b.label for b in blocks}
+    assert panel["n_tests"] == 3 and panel["corrected_confidence"] == pytest.approx(1 - 0.05 / 3)
 
 
 @pytest.mark.xdist_group("notebooks")
@@ -340,6 +453,12 @@ def test_section_reads_its_numbers_from_the_results_file(tiny_run):
     text = env.from_string(TEMPLATE.read_text()).render(**section.context({"factorial": altered}))
     assert "+9.88" in text
     assert fac["best"]["label"] in text and "sp500-last300d" in text
+    for block in fac["panel"]["blocks"]:
+        assert f"{block['start']} to {block['end']}" in text
+    altered["panel"]["n_blocks"] = 97  # the prose reads the panel's facts from the file
+    altered["panel"]["best"]["mean"] = 7.65432
+    text = env.from_string(TEMPLATE.read_text()).render(**section.context({"factorial": altered}))
+    assert "97 non-overlapping blocks" in text and "7.65" in text
     figures = section.figures({"factorial": fac})
     assert len(figures) == 2
     values, significant = section.interaction_matrix(fac)

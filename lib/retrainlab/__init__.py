@@ -59,6 +59,7 @@ _SUBMODULES: dict[str, str] = {
     "fixes": "engine.fixes",
     "walkforward": "engine.walkforward",
     "experiments": "research.experiments",
+    "comparisons": "research.comparisons",
     "factorial": "research.factorial",
     "params": "research.params",
     "regime_diagnostics": "research.regime_diagnostics",

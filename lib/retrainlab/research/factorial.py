@@ -1,54 +1,61 @@
 """The full factorial of the fixes: every subset run, what each fix earns, which pairs interact.
 
 The six fixes are six switches, so there are ``2**6 = 64`` systems. ``all_configs`` (the engine's,
-``retrainlab.all_configs``) lists them in
-**standard (Yates) order**: configuration number ``m`` has fix ``FIXES[b]`` on exactly when bit
-``b`` of ``m`` is set, so number 0 is OLD, number 63 is NEW and ``FIXES[0]`` varies fastest. Every
-analysis below takes a matrix ``values`` of shape ``(n_markets, 2**k)`` (one Sharpe ratio per
-market and configuration, columns in that order) and is a small pure function:
+``retrainlab.all_configs``) lists them in **standard (Yates) order**: configuration number ``m``
+has fix ``FIXES[b]`` on exactly when bit ``b`` of ``m`` is set, so number 0 is OLD, number 63 is
+NEW and ``FIXES[0]`` varies fastest. The work is split by job:
 
-* :func:`config_means`: each configuration's mean across markets with a bootstrap CI;
-* :func:`effects`: main effects and two-way interactions, a least-squares regression of each
-  market's 64 values on the ±1-coded design (intercept, ``k`` switches, ``k(k-1)/2`` products);
-  the design is orthogonal, so each coefficient is a contrast and the per-market estimates are
-  averaged across markets with a bootstrap CI (a cluster bootstrap: markets are the clusters);
-* :func:`shapley`: the exact Shapley value of each fix for the gain ``NEW - OLD`` on each market,
-  the game being ``v(S) = value of the configuration with the fixes S on``; the ``k`` values sum
-  to ``NEW - OLD`` on every market (efficiency);
-* :func:`select_best`: the configuration with the highest mean on the selection markets, measured
-  afterwards on markets it was not chosen on.
-
-:func:`sweep_many` runs the configurations market by market through ``walk_forward_many`` (each
-distinct training problem fitted once per market), cached and in parallel like
-``experiments.sweep``; :func:`factorial_results` assembles the results file of
-``notebooks/06_factorial.ipynb``.
+* ``factorial_runs``: the configurations (:func:`subset`, :func:`named_configs`), the blocks of
+  the real S&P 500 panel (:func:`panel_blocks`) and every configuration on every market
+  (:func:`sweep_many`, :func:`value_matrix`);
+* ``factorial_stats``: pure functions of a ``(n_markets, 2**k)`` matrix of values: configuration
+  means (:func:`config_means`), main effects and two-way interactions (:func:`effects`), exact
+  Shapley values of ``NEW - OLD`` (:func:`shapley`), :func:`select_best`, and the
+  Bonferroni-corrected verdicts;
+* this module: :func:`factorial_results`, the results file of ``notebooks/06_factorial.ipynb``,
+  with :func:`panel_results` for its real-panel part (it re-exports the names above, so
+  ``retrainlab.factorial.shapley`` etc. keep working).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
-from itertools import combinations
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from joblib import Memory, Parallel, delayed
-from tqdm import tqdm
 
-from retrainlab.analytics import metrics
-from retrainlab.analytics.stats import bootstrap_mean_ci, compare_paired
-from retrainlab.common.names import check_name
-from retrainlab.engine.config import FIXES, RetrainConfig
-from retrainlab.engine.many import all_configs, walk_forward_many
-from retrainlab.engine.market import Market
-from retrainlab.engine.walkforward import first_decision_day
-from retrainlab.research import experiments as ex
-from retrainlab.research.experiments import MarketSpec, deflated_sharpe_by_market
+from retrainlab.engine.config import RetrainConfig
+from retrainlab.engine.many import all_configs
+from retrainlab.research.comparisons import deflated_sharpe_by_market
+from retrainlab.research.factorial_runs import (
+    PanelBlock,
+    buy_and_hold_sharpe,
+    check_fixes,
+    named_configs,
+    panel_blocks,
+    subset,
+    sweep_many,
+    value_matrix,
+)
+from retrainlab.research.factorial_stats import (
+    CONFIDENCE,
+    config_means,
+    corrected_confidence,
+    effect_design,
+    effects,
+    family,
+    mean_ci,
+    paired_difference,
+    paired_test,
+    select_best,
+    shapley,
+    shapley_weights,
+)
 
 __all__ = [
+    "CONFIDENCE",
+    "PanelBlock",
     "all_configs",
     "buy_and_hold_sharpe",
     "sweep_many",
@@ -58,6 +65,9 @@ __all__ = [
     "effects",
     "factorial_results",
     "named_configs",
+    "panel_blocks",
+    "panel_results",
+    "paired_test",
     "select_best",
     "shapley",
     "shapley_weights",
@@ -65,283 +75,10 @@ __all__ = [
     "value_matrix",
 ]
 
-#: Family-wise confidence of every pass/fail statement (Bonferroni-corrected per family).
-CONFIDENCE = 0.95
-
-
-# --------------------------------------------------------------------------- configurations
-def _check_fixes(fixes: Sequence[str]) -> tuple[str, ...]:
-    fixes = tuple(check_name(f, FIXES, "fix") for f in fixes)
-    if not fixes:
-        raise ValueError("a factorial needs at least one fix; pass e.g. fixes=retrainlab.FIXES")
-    if len(set(fixes)) != len(fixes):
-        raise ValueError(f"each fix may appear once in a factorial, got {list(fixes)}")
-    return fixes
-
-
-def subset(number: int, fixes: Sequence[str] = FIXES) -> tuple[str, ...]:
-    """The fixes switched on in configuration ``number`` (bit ``b`` set: ``fixes[b]`` on)."""
-    fixes = tuple(fixes)
-    if not 0 <= number < 2 ** len(fixes):
-        raise ValueError(f"configuration number must be in [0, {2 ** len(fixes)}), got {number}")
-    return tuple(f for b, f in enumerate(fixes) if number >> b & 1)
-
-
-def named_configs(configs: Sequence[RetrainConfig]) -> dict[str, RetrainConfig]:
-    """``{config.label: config}`` in the given order (labels are unique within a factorial)."""
-    named = {c.label: c for c in configs}
-    if len(named) != len(configs):
-        raise ValueError("configurations with the same label: pass distinct configurations")
-    return named
-
-
-# --------------------------------------------------------------------------- inputs
-def value_matrix(
-    frame: pd.DataFrame,
-    configs: Sequence[str],
-    markets: Sequence[str] | None = None,
-    metric: str = "sharpe_ratio",
-) -> np.ndarray:
-    """``(n_markets, n_configs)`` array of ``metric`` from a sweep frame, in the given orders.
-
-    ``frame`` has one row per (``config``, ``market``) as ``experiments.sweep`` returns;
-    ``markets`` defaults to the frame's own order. Raises if a (config, market) run is missing.
-    """
-    markets = list(dict.fromkeys(frame["market"])) if markets is None else list(markets)
-    wide = frame.pivot_table(index="market", columns="config", values=metric, aggfunc="first")
-    missing = [c for c in configs if c not in wide.columns]
-    missing += [m for m in markets if m not in wide.index]
-    if missing:
-        raise ValueError(
-            f"the sweep has no runs for {missing[:3]}: run every config on every market"
-        )
-    return wide.loc[markets, list(configs)].to_numpy(dtype=np.float64)
-
-
-def buy_and_hold_sharpe(market: Market, start: int) -> float:
-    """Sharpe ratio of the equal-weight buy and hold of ``market`` from row ``start``.
-
-    Daily return ``mean_j(close[t, j] / close[t-1, j] - 1)`` (constant weights, as the engine's
-    books), from ``start`` (the walk-forward's first decision day) on; no costs.
-    """
-    close = np.asarray(market.close, dtype=np.float64)
-    daily = (close[1:] / close[:-1] - 1.0).mean(axis=1)
-    return metrics.sharpe_ratio(daily[max(start, 0) :])
-
-
-# --------------------------------------------------------------------------- the runs
-def _evaluate_market(
-    config_fields: list[dict[str, Any]],
-    spec_fields: dict[str, Any],
-    data_dir: str | None,
-    version: str,
-) -> dict[str, Any]:
-    """Every config on one market (``walk_forward_many``), summarised; plus buy and hold.
-
-    ``version`` (the package's code fingerprint) is part of the cache key only."""
-    configs = [RetrainConfig(**fields) for fields in config_fields]
-    market = MarketSpec(**spec_fields).build(data_dir)
-    results = walk_forward_many(market, configs)
-    return {
-        "summaries": [ex.summarize_run(r) for r in results],
-        "buy_and_hold": buy_and_hold_sharpe(market, first_decision_day(configs[0])),
-    }
-
-
-def _evaluate_market_cached(
-    location: str | None,
-    config_fields: list[dict[str, Any]],
-    spec_fields: dict[str, Any],
-    data_dir: str | None,
-    version: str,
-) -> dict[str, Any]:
-    # module-level so it pickles to workers; data_dir does not change results (markets read
-    # from disk equal the generated ones), so it is not part of the cache key
-    cached = Memory(location, verbose=0).cache(_evaluate_market, ignore=["data_dir"])
-    return cached(config_fields, spec_fields, data_dir, version)
-
-
-def sweep_many(
-    configs: Mapping[str, RetrainConfig],
-    specs: Sequence[MarketSpec],
-    *,
-    n_jobs: int = 2,
-    use_cache: bool = True,
-    cache_location: str | Path | None = None,
-    data_dir: str | Path | None = None,
-    progress: bool = True,
-    desc: str = "markets",
-) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Every named config on every market, one task per market through ``walk_forward_many``.
-
-    Returns ``(frame, buy_and_hold)``: the frame has the rows and columns of
-    ``experiments.sweep`` (config, market, seed, edge and every ``summarize_run`` metric;
-    ordered by config then market) and the numbers are the same, since ``walk_forward_many``
-    equals ``walk_forward`` run by run; ``buy_and_hold`` maps each market's label to the Sharpe
-    of its equal-weight buy and hold. Cached per (configs, market, code) in
-    ``experiments.cache_dir()``; local joblib workers (a market is one task: 64 runs).
-    """
-    location = None if not use_cache else str(cache_location or ex.cache_dir())
-    version = ex.code_version()
-    data = None if data_dir is None else str(data_dir)
-    fields = [asdict(c) for c in configs.values()]
-    calls = (
-        delayed(_evaluate_market_cached)(location, fields, asdict(spec), data, version)
-        for spec in specs
-    )
-    runner = Parallel(n_jobs=n_jobs, return_as="generator")
-    answers = list(
-        tqdm(runner(calls), total=len(specs), desc=desc, disable=not progress, mininterval=1.0)
-    )
-    rows = [
-        {"config": name, "market": spec.label, "seed": spec.seed, "edge": spec.edge, **summary}
-        for c, name in enumerate(configs)
-        for spec, answer in zip(specs, answers, strict=True)
-        for summary in (answer["summaries"][c],)
-    ]
-    hold = {spec.label: answer["buy_and_hold"] for spec, answer in zip(specs, answers, strict=True)}
-    return pd.DataFrame(rows), hold
-
-
-# --------------------------------------------------------------------------- statistics
-def corrected_confidence(n_tests: int, confidence: float = CONFIDENCE) -> float:
-    """Per-test confidence for a family of ``n_tests`` (Bonferroni): ``1 - (1 - c) / n``."""
-    return 1.0 - (1.0 - confidence) / max(int(n_tests), 1)
-
-
-def _mean_ci(values: np.ndarray, confidence: float, seed: int = 0) -> dict[str, float]:
-    """Mean of one sample with its bootstrap CI (``analytics.stats.bootstrap_mean_ci``)."""
-    values = np.asarray(values, dtype=np.float64)
-    low, high = bootstrap_mean_ci(values, confidence=confidence, seed=seed)
-    finite = values[np.isfinite(values)]
-    return {
-        "mean": float(finite.mean()) if finite.size else float("nan"),
-        "ci_low": low,
-        "ci_high": high,
-        "n": int(finite.size),
-    }
-
-
-def _with_verdict(stat: dict[str, float], corrected: float) -> dict[str, Any]:
-    """Adds ``positive``/``negative``: the CI at the family-corrected level excludes zero."""
-    stat = dict(stat)
-    excludes = stat.pop("corrected_low") > 0, stat.pop("corrected_high") < 0
-    stat["corrected_confidence"] = corrected
-    stat["positive"], stat["negative"] = bool(excludes[0]), bool(excludes[1])
-    return stat
-
-
-def _family(columns: np.ndarray, names: Sequence[str], confidence: float) -> dict[str, Any]:
-    """Mean, 95% CI and a Bonferroni-corrected verdict of each column, as one family of tests."""
-    corrected = corrected_confidence(len(names), confidence)
-    out = {}
-    for j, name in enumerate(names):
-        stat = _mean_ci(columns[:, j], confidence)
-        low, high = bootstrap_mean_ci(columns[:, j], confidence=corrected, seed=0)
-        stat.update(corrected_low=low, corrected_high=high)
-        out[name] = _with_verdict(stat, corrected)
-    return out
-
-
-def config_means(values: np.ndarray, confidence: float = CONFIDENCE) -> list[dict[str, float]]:
-    """Each configuration's mean across markets with its bootstrap CI (one dict per column)."""
-    values = np.atleast_2d(np.asarray(values, dtype=np.float64))
-    return [_mean_ci(values[:, j], confidence) for j in range(values.shape[1])]
-
-
-def _n_fixes(n_configs: int) -> int:
-    k = int(round(math.log2(n_configs))) if n_configs > 0 else -1
-    if k < 1 or 2**k != n_configs:
-        raise ValueError(f"a factorial has 2**k configurations (k >= 1), got {n_configs}")
-    return k
-
-
-def effect_design(k: int) -> tuple[np.ndarray, list[tuple[int, ...]]]:
-    """The ±1-coded regression design of a ``2**k`` factorial in standard order.
-
-    Returns ``(X, terms)``: ``X`` is ``(2**k, 1 + k + k(k-1)/2)`` with columns intercept, each
-    switch ``x_b = +1`` when fix ``b`` is on else ``-1``, and each product ``x_a * x_b``;
-    ``terms`` names them as index tuples ``()``, ``(b,)``, ``(a, b)``.
-    """
-    bits = (np.arange(2**k)[:, None] >> np.arange(k)) & 1
-    x = 2.0 * bits - 1.0
-    terms: list[tuple[int, ...]] = [(), *((b,) for b in range(k)), *combinations(range(k), 2)]
-    columns = [np.prod(x[:, list(t)], axis=1) if t else np.ones(2**k) for t in terms]
-    return np.column_stack(columns), terms
-
-
-def effects(values: np.ndarray) -> tuple[np.ndarray, list[tuple[int, ...]], np.ndarray]:
-    """Per-market main effects and two-way interactions, in Sharpe units.
-
-    Each market's ``2**k`` values are regressed (least squares) on :func:`effect_design`. The
-    design is orthogonal, so the estimates equal the classic factorial contrasts whatever the
-    higher-order terms are:
-
-    * main effect of fix ``b`` = ``2 * beta_b`` = mean over the configurations with ``b`` on minus
-      mean over those with it off (what switching ``b`` on earns, averaged over the others);
-    * interaction of ``a`` and ``b`` = ``4 * beta_ab`` = the double difference
-      ``v(a,b) - v(a) - v(b) + v(none)``, averaged over the other switches: how much more ``a``
-      earns when ``b`` is on than when it is off (symmetric in ``a`` and ``b``).
-
-    Returns ``(estimates, terms, r_squared)``: ``estimates`` is ``(n_markets, k + k(k-1)/2)``
-    (the main effects, then the pairs in ``terms`` order, intercept dropped) and ``r_squared``
-    the share of each market's variance across configurations the model explains (the rest is
-    three-way and higher interactions).
-    """
-    values = np.atleast_2d(np.asarray(values, dtype=np.float64))
-    k = _n_fixes(values.shape[1])
-    X, terms = effect_design(k)
-    beta = np.linalg.lstsq(X, values.T, rcond=None)[0].T  # (n_markets, n_terms)
-    scale = np.array([{0: 1.0, 1: 2.0, 2: 4.0}[len(t)] for t in terms])
-    fitted = beta @ X.T
-    centred = values - values.mean(axis=1, keepdims=True)
-    total = (centred**2).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r2 = np.where(total > 0, 1.0 - ((values - fitted) ** 2).sum(axis=1) / total, np.nan)
-    return (beta * scale)[:, 1:], terms[1:], r2
-
-
-def shapley_weights(k: int) -> np.ndarray:
-    """``(2**k, k)`` matrix ``W`` with ``values @ W`` = the exact Shapley values of the ``k`` fixes.
-
-    Player ``b``'s Shapley value is ``sum over S not containing b of
-    |S|! (k - |S| - 1)! / k! * (v(S + b) - v(S))``: configuration ``m`` enters with weight
-    ``+w(|m| - 1)`` if ``b`` is in ``m`` and ``-w(|m|)`` if not. Each column sums to zero, so
-    only differences of ``v`` matter (``v(OLD)`` need not be subtracted first).
-    """
-    size = np.array([bin(m).count("1") for m in range(2**k)])
-    weight = [math.factorial(s) * math.factorial(k - s - 1) / math.factorial(k) for s in range(k)]
-    W = np.empty((2**k, k))
-    for b in range(k):
-        on = (np.arange(2**k) >> b & 1).astype(bool)
-        W[on, b] = [weight[s - 1] for s in size[on]]
-        W[~on, b] = [-weight[s] for s in size[~on]]
-    return W
-
-
-def shapley(values: np.ndarray) -> np.ndarray:
-    """``(n_markets, k)`` exact Shapley value of each fix for ``v(all fixes) - v(no fix)``.
-
-    ``values`` is ``(n_markets, 2**k)`` in standard order (``all_configs``). Each row sums to
-    ``values[:, -1] - values[:, 0]`` (NEW - OLD) up to rounding.
-    """
-    values = np.atleast_2d(np.asarray(values, dtype=np.float64))
-    return values @ shapley_weights(_n_fixes(values.shape[1]))
-
-
-def select_best(values: np.ndarray) -> int:
-    """Index of the configuration with the highest mean across markets (ties: the first)."""
-    means = np.nanmean(np.atleast_2d(np.asarray(values, dtype=np.float64)), axis=0)
-    return int(np.nanargmax(means))
-
 
 # --------------------------------------------------------------------------- the results file
 def _label(t: tuple[int, ...], fixes: Sequence[str]) -> str:
     return " x ".join(fixes[b] for b in t)
-
-
-def _paired(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
-    return compare_paired(a, b).to_dict()
 
 
 def factorial_results(
@@ -354,6 +91,8 @@ def factorial_results(
     selection: Sequence[str],
     confirmation: Sequence[str],
     buy_and_hold: Mapping[str, float],
+    panel: pd.DataFrame | None = None,
+    blocks: Sequence[PanelBlock] = (),
     metric: str = "sharpe_ratio",
     confidence: float = CONFIDENCE,
 ) -> dict[str, Any]:
@@ -361,7 +100,9 @@ def factorial_results(
 
     ``runs``: every configuration of ``configs`` (``named_configs(all_configs(OLD, fixes))``, in
     that order) on the ``selection`` and ``confirmation`` markets (labels); ``real``: the same on
-    the real series, or None; ``buy_and_hold``: market label -> buy-and-hold Sharpe.
+    the real series, or None; ``buy_and_hold``: market label -> buy-and-hold Sharpe; ``panel``:
+    the same on the ``blocks`` of the real S&P 500 panel, or None (then ``"panel"`` is None; see
+    :func:`panel_results`).
 
     Configuration means, effects and Shapley values use every synthetic market (nothing is
     chosen there); the best configuration is chosen on ``selection`` only and measured on
@@ -370,7 +111,7 @@ def factorial_results(
     hindsight, which a practitioner could not have picked). Its DSR counts every configuration of
     the factorial as a trial.
     """
-    fixes = _check_fixes(fixes)
+    fixes = check_fixes(fixes)
     labels = list(configs)
     k = len(fixes)
     if len(labels) != 2**k:
@@ -407,10 +148,10 @@ def factorial_results(
     # ---- main effects and two-way interactions
     est, terms, r2 = effects(values)
     names = [_label(t, fixes) for t in terms]
-    family = _family(est, names, confidence)
-    main = {fixes[t[0]]: family[n] for t, n in zip(terms, names, strict=True) if len(t) == 1}
+    judged = family(est, names, confidence)
+    main = {fixes[t[0]]: judged[n] for t, n in zip(terms, names, strict=True) if len(t) == 1}
     pairs = [
-        {"a": fixes[t[0]], "b": fixes[t[1]], **family[n]}
+        {"a": fixes[t[0]], "b": fixes[t[1]], **judged[n]}
         for t, n in zip(terms, names, strict=True)
         if len(t) == 2
     ]
@@ -418,7 +159,7 @@ def factorial_results(
         "main": main,
         "interactions": pairs,
         "n_tests": len(names),
-        "r_squared": _mean_ci(r2, confidence),
+        "r_squared": mean_ci(r2, confidence),
         "interacting_pairs": [
             f"{p['a']} x {p['b']}" for p in pairs if p["positive"] or p["negative"]
         ],
@@ -434,8 +175,8 @@ def factorial_results(
     phi = shapley(values)
     total = values[:, -1] - values[:, 0]
     shapley_out: dict[str, Any] = {
-        "fixes": _family(phi, list(fixes), confidence),
-        "total": _mean_ci(total, confidence),
+        "fixes": family(phi, list(fixes), confidence),
+        "total": mean_ci(total, confidence),
         "n_tests": k,
         "per_market": {
             "markets": markets,
@@ -483,14 +224,14 @@ def factorial_results(
         dsr_values = np.array([d[labels[best]]["dsr"] for d in dsr.values()], dtype=np.float64)
         choice["confirmation"] = {
             "markets": len(confirmation),
-            **_mean_ci(conf[:, best], confidence),
+            **mean_ci(conf[:, best], confidence),
             "rank": rank,
             "n_configs": 2**k,
-            "vs_old": _paired(conf[:, 0], conf[:, best]),
-            "vs_new": _paired(conf[:, -1], conf[:, best]),
-            "vs_best_single_fix": _paired(conf[:, best_single], conf[:, best]),
-            "vs_buy_and_hold": _paired(hold, conf[:, best]),
-            "buy_and_hold": _mean_ci(hold, confidence),
+            "vs_old": paired_difference(conf[:, 0], conf[:, best]),
+            "vs_new": paired_difference(conf[:, -1], conf[:, best]),
+            "vs_best_single_fix": paired_difference(conf[:, best_single], conf[:, best]),
+            "vs_buy_and_hold": paired_difference(hold, conf[:, best]),
+            "buy_and_hold": mean_ci(hold, confidence),
             "oracle": {
                 "label": labels[oracle],
                 "fixes": list(subset(oracle, fixes)),
@@ -537,4 +278,118 @@ def factorial_results(
         "shapley": shapley_out,
         "best": choice,
         "values": {"markets": markets, "configs": labels, "matrix": values.tolist()},
+        "panel": None
+        if panel is None
+        else panel_results(
+            panel,
+            blocks,
+            configs=labels,
+            fixes=fixes,
+            best=best,
+            buy_and_hold=buy_and_hold,
+            metric=metric,
+            confidence=confidence,
+        ),
+    }
+
+
+def _years(first: str, last: str) -> float:
+    """Calendar years from ``first`` to ``last`` (ISO dates)."""
+    return (pd.Timestamp(last) - pd.Timestamp(first)).days / 365.25
+
+
+def panel_results(
+    panel: pd.DataFrame,
+    blocks: Sequence[PanelBlock],
+    *,
+    configs: Sequence[str],
+    fixes: Sequence[str],
+    best: int,
+    buy_and_hold: Mapping[str, float],
+    metric: str = "sharpe_ratio",
+    confidence: float = CONFIDENCE,
+) -> dict[str, Any]:
+    """The factorial on the real panel's blocks: ``factorial.json``'s ``"panel"``.
+
+    ``panel``: every configuration (``configs``, standard order) on each of ``blocks``; ``best``:
+    the number of the configuration chosen on the selection markets (it is not chosen again
+    here). Each block is one independent market, so the blocks are the sample: the chosen
+    configuration's mean Sharpe across blocks with a bootstrap CI, and three paired comparisons
+    across blocks (chosen - OLD, chosen - buy and hold, NEW - OLD), one Bonferroni family: a
+    comparison passes (``positive``) only when its CI at the corrected level is above zero and
+    its Wilcoxon signed-rank p is below the corrected level (``factorial_stats.paired_test``).
+    Its deflated Sharpe on each block counts all ``2**k`` configurations as trials.
+    """
+    if not blocks:
+        raise ValueError("panel results need the blocks the panel sweep ran on (panel_blocks)")
+    labels = list(configs)
+    k = len(fixes)
+    names = [b.label for b in blocks]
+    values = value_matrix(panel, labels, names, metric)
+    hold = np.array([buy_and_hold[n] for n in names], dtype=np.float64)
+    means = np.nanmean(values, axis=0)
+    chosen = labels[best]
+    dsr = deflated_sharpe_by_market(panel[panel["config"].isin(labels)], [chosen])
+    dsr_values = np.array([dsr[n][chosen]["dsr"] for n in names], dtype=np.float64)
+    pairs = {
+        "vs_old": (values[:, 0], values[:, best]),
+        "vs_buy_and_hold": (hold, values[:, best]),
+        "new_vs_old": (values[:, 0], values[:, -1]),
+    }
+    tests = {name: paired_test(a, b, len(pairs), confidence) for name, (a, b) in pairs.items()}
+    return {
+        "source": "skfolio.datasets.load_sp500_dataset",
+        "tickers": list(blocks[0].tickers),
+        "n_tickers": len(blocks[0].tickers),
+        "n_blocks": len(blocks),
+        "start": blocks[0].first_date,
+        "end": blocks[-1].last_date,
+        "years": _years(blocks[0].first_date, blocks[-1].last_date),
+        "blocks": [
+            {
+                "label": b.label,
+                "start": b.first_date,
+                "end": b.last_date,
+                "rows": [b.start, b.stop],
+                "n_days": b.n_days,
+                "years": _years(b.first_date, b.last_date),
+            }
+            for b in blocks
+        ],
+        "values": {"markets": names, "configs": labels, "matrix": values.tolist()},
+        "buy_and_hold": dict(zip(names, hold.tolist(), strict=True)),
+        "config_means": dict(zip(labels, means.tolist(), strict=True)),
+        "n_tests": len(pairs),
+        "corrected_confidence": corrected_confidence(len(pairs), confidence),
+        "best": {
+            "label": chosen,
+            "number": best,
+            "fixes": list(subset(best, fixes)),
+            **mean_ci(values[:, best], confidence),
+            "rank": 1 + int(np.sum(means > means[best])),
+            "n_configs": 2**k,
+            "old": mean_ci(values[:, 0], confidence),
+            "new": mean_ci(values[:, -1], confidence),
+            "buy_and_hold": mean_ci(hold, confidence),
+            "vs_old": tests["vs_old"],
+            "vs_buy_and_hold": tests["vs_buy_and_hold"],
+            "dsr": {
+                "n_trials": 2**k,
+                "mean": float(np.nanmean(dsr_values)),
+                "share_above_95": float(np.mean(dsr_values > 0.95)),
+                "by_block": dict(zip(names, dsr_values.tolist(), strict=True)),
+            },
+            "by_block": {
+                n: {
+                    "sharpe": float(values[i, best]),
+                    "old": float(values[i, 0]),
+                    "new": float(values[i, -1]),
+                    "buy_and_hold": float(hold[i]),
+                    "rank": 1 + int(np.sum(values[i] > values[i, best])),
+                    "dsr": float(dsr_values[i]),
+                }
+                for i, n in enumerate(names)
+            },
+        },
+        "new_vs_old": tests["new_vs_old"],
     }

@@ -272,6 +272,6 @@ def robustness_section(final: Mapping[str, Any]) -> str:
     return section_body("robustness", {"final_comparison": final})
 
 
-def fixes_section(ablations: Mapping[str, Mapping[str, Any]], verdict: Any = None) -> str:
-    """The fix-effects table for the ablations given (``verdict`` is unused, kept for callers)."""
+def fixes_section(ablations: Mapping[str, Mapping[str, Any]]) -> str:
+    """The fix-effects table for the ablations given (each effect judged by ``fix_family``)."""
     return section_body("fixes", {f"ablation_{fix}": a for fix, a in ablations.items()})

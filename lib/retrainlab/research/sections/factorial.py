@@ -1,8 +1,9 @@
 """Report section: the full factorial of the fixes (``factorial.json`` from 06_factorial).
 
-Which subset to run (chosen on the selection markets, measured on fresh ones and on the real
-series), what each fix earns (its Shapley value of NEW − OLD, with CI), which pairs interact
-(the two-way terms of the regression on the 2^k design) and a heat map of those effects.
+Which subset to run (chosen on the selection markets, measured on fresh ones, on the real index
+series and on the blocks of the real S&P 500 panel), what each fix earns (its Shapley value of
+NEW − OLD, with CI), which pairs interact (the two-way terms of the regression on the 2^k design)
+and a heat map of those effects.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def context(results: Mapping[str, Any]) -> dict[str, Any]:
     by_label = {c["label"]: c for c in fac["configs"]}
     pairs = sorted(effects["interactions"], key=lambda p: -abs(p["mean"]))
     params = fac["params"]
+    panel = fac.get("panel")  # absent from results files written before the panel was added
     return {
         "fixes": fixes,
         "n_fixes": len(fixes),
@@ -63,6 +65,10 @@ def context(results: Mapping[str, Any]) -> dict[str, Any]:
         "best_is_old": best["label"] == fac["old"],
         "confirmation": best.get("confirmation"),
         "real": best.get("real", {}),
+        "panel": panel,
+        "panel_block_years": (
+            float(np.mean([b["years"] for b in panel["blocks"]])) if panel else None
+        ),
     }
 
 
