@@ -20,8 +20,14 @@ from typing import Any
 import papermill as pm
 import pytest
 from filelock import FileLock
+from papermill.clientwrap import PapermillNotebookClient
+from papermill.engines import NBClientEngine, papermill_engines
+from papermill.log import logger as papermill_logger
 
 import retrainlab as rl
+from live_markets import predictable_market
+from retrainlab.engine.config import NEW
+from retrainlab.live.facade import MLIntegration
 from retrainlab.research import experiments as ex
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,10 +39,80 @@ TINY_STUDY: dict[str, Any] = {"seeds": 2, "first_seed": 3, "n_days": 300, "n_tic
 #: The sweeps of 02 and 03 on one core: the two xdist workers already use both.
 TINY_SWEEP: dict[str, Any] = {**TINY_STUDY, "n_jobs": 1}
 #: Fixtures that execute notebooks: a test using one is marked ``notebook``.
-NOTEBOOK_FIXTURES: frozenset[str] = frozenset({"notebook_runs", "pipeline", "pipeline_stage"})
+NOTEBOOK_FIXTURES: frozenset[str] = frozenset(
+    {"notebook_runs", "pipeline", "pipeline_stage", "study_runs"}
+)
+
+
+# --------------------------------------------------------------------------- facade fixtures
+@pytest.fixture(scope="session")
+def market() -> rl.Market:
+    """A market the facade's model can learn (``live_markets``): 320 days x 3 tickers. Modules
+    that need another market define their own ``market``."""
+    return predictable_market(seed=11, n_days=320, n_tickers=3)
+
+
+@pytest.fixture
+def ml(tmp_path: Path) -> Iterator[MLIntegration]:
+    """A facade under NEW on a fresh state directory in the test's temporary folder."""
+    with MLIntegration(tmp_path / "state", config=NEW) as instance:
+        yield instance
 
 
 # --------------------------------------------------------------------------- one runner
+class WidgetSafeClient(PapermillNotebookClient):
+    """papermill's notebook client without nbclient's stand-in for the ``Output`` widget.
+
+    The stand-in answers every output a kernel routes into an ``ipywidgets.Output`` (explore's
+    ``interactive_output``) with a ``comm_msg`` sent on the shell socket, from the coroutine
+    that reads IOPub, while another coroutine waits on that same socket for the cell's
+    ``execute_reply`` (nbclient issue 312). The send reads the socket's edge-triggered ZMQ
+    events, so a reply that arrived just before it is never signalled to the waiting poll: the
+    cell then ends only when its execution timeout fires (600 s, and the test passes), or never
+    without one. Without the stand-in the client writes nothing to the shell socket while a cell
+    runs; what the kernel prints or displays into an ``Output`` widget lands in the cell's own
+    outputs instead, where the tests read it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.widget_registry = {}  # no widget model gets a client-side stand-in
+
+
+class WidgetSafeEngine(NBClientEngine):
+    """papermill's default engine (same arguments) running ``WidgetSafeClient``."""
+
+    @classmethod
+    def execute_managed_notebook(
+        cls,
+        nb_man: Any,
+        kernel_name: str,
+        log_output: bool = False,
+        stdout_file: Any = None,
+        stderr_file: Any = None,
+        start_timeout: int = 60,
+        execution_timeout: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        for unused in ("input_path", "timeout", "startup_timeout"):
+            kwargs.pop(unused, None)
+        return WidgetSafeClient(
+            nb_man,
+            timeout=execution_timeout,
+            startup_timeout=start_timeout,
+            kernel_name=kernel_name,
+            log=papermill_logger,
+            log_output=log_output,
+            stdout_file=stdout_file,
+            stderr_file=stderr_file,
+            **kwargs,
+        ).execute()
+
+
+ENGINE = "retrainlab-widget-safe"
+papermill_engines.register(ENGINE, WidgetSafeEngine)
+
+
 def execute_notebook(name: str, out: Path, **parameters: Any) -> Path:
     """Execute ``notebooks/<name>.ipynb`` with papermill into ``out`` (the project's kernel, run
     from ``notebooks/`` like ``make report``); returns ``out``."""
@@ -45,10 +121,11 @@ def execute_notebook(name: str, out: Path, **parameters: Any) -> Path:
         str(NOTEBOOKS / f"{name}.ipynb"),
         str(out),
         parameters=parameters,
+        engine_name=ENGINE,
         kernel_name=KERNEL,
         cwd=str(NOTEBOOKS),
         progress_bar=False,
-        # a kernel that stops answering (seen once under heavy load) fails the test, not CI
+        # a cell that runs this long fails the test instead of stalling CI
         execution_timeout=600,
     )
     return out
@@ -199,7 +276,7 @@ class Pipeline:
                 folder / "10_enhancement_report.ipynb",
                 results_dir=str(self.results),
             )
-            paths = rl.report.render(executed, folder / "out")
+            paths = rl.render.render(executed, folder / "out")
             return {"executed": str(executed), **{k: str(v) for k, v in paths.items()}}
 
         return {k: Path(v) for k, v in self.runs.get("10_enhancement_report", produce).items()}
@@ -209,6 +286,64 @@ class Pipeline:
 def pipeline_stage(notebook_runs: NotebookRuns) -> Pipeline:
     """The tiny report pipeline, run stage by stage on demand, shared by every worker."""
     return Pipeline(notebook_runs)
+
+
+class Studies:
+    """The study notebooks 04_real_equities and 05_sensitivity on tiny parameters, each one
+    shared run with its own results folder and run cache (they are not part of the tiny
+    pipeline, whose report shows their sections as skipped). Each method returns the parsed
+    results file its notebook wrote."""
+
+    def __init__(self, runs: NotebookRuns) -> None:
+        self.runs = runs
+
+    def _run(
+        self, name: str, results_file: str, *, data_dir: bool = False, **parameters: Any
+    ) -> dict[str, Any]:
+        def produce(folder: Path) -> dict[str, Any]:
+            if data_dir:
+                parameters["data_dir"] = str(folder / "data")
+            with environ(**{ex.CACHE_ENV: str(folder / "cache")}):
+                out = folder / f"{name}.ipynb"
+                execute_notebook(name, out, results_dir=str(folder), **parameters)
+            return json.loads((folder / results_file).read_text())
+
+        return self.runs.get(name, produce)
+
+    def real_equities(self) -> dict[str, Any]:
+        """04_real_equities: 2 panel stocks x 300 days in blocks of 150, the last 300 days of the
+        S&P 500, 50 bootstrap resamples."""
+        return self._run(
+            "04_real_equities",
+            "real_equities.json",
+            panel_tickers=2,
+            panel_days=300,
+            block_days=150,
+            real_markets=["sp500"],
+            real_days=300,
+            n_resamples=50,
+            n_jobs=1,
+        )
+
+    def sensitivity(self) -> dict[str, Any]:
+        """05_sensitivity: 2 markets of 250 days x 2 tickers per condition, 2 placebo seeds."""
+        return self._run(
+            "05_sensitivity",
+            "sensitivity.json",
+            data_dir=True,
+            seeds=2,
+            n_days=250,
+            n_tickers=2,
+            placebo_seeds=2,
+            best_fix="long_lookback",
+            n_jobs=1,
+        )
+
+
+@pytest.fixture(scope="session")
+def study_runs(notebook_runs: NotebookRuns) -> Studies:
+    """The study notebooks 04 and 05, each run once per session, shared by every worker."""
+    return Studies(notebook_runs)
 
 
 # --------------------------------------------------------------------------- ordering

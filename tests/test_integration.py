@@ -43,17 +43,6 @@ from retrainlab.live.serving import prune
 H = NEW.horizon
 
 
-@pytest.fixture(scope="module")
-def market():
-    return predictable_market(seed=11, n_days=320, n_tickers=3)
-
-
-@pytest.fixture
-def ml(tmp_path):
-    with MLIntegration(tmp_path / "state", config=NEW) as instance:
-        yield instance
-
-
 def _db_count(ml, table):
     return ml.store.count(table)
 

@@ -28,18 +28,6 @@ from retrainlab.live.serving import KEEP_MODELS
 from retrainlab.live.store import StateError, StateStore
 from retrainlab.live.trades import CLOCK_SKEW, MAX_MOVE
 
-
-@pytest.fixture(scope="module")
-def market():
-    return predictable_market(seed=11, n_days=320, n_tickers=3)
-
-
-@pytest.fixture
-def ml(tmp_path):
-    with MLIntegration(tmp_path / "state", config=NEW) as instance:
-        yield instance
-
-
 # ----------------------------------------------------------------------------- 1. pointer
 
 

@@ -15,7 +15,7 @@ import pytest
 import retrainlab as rl
 from conftest import NOTEBOOKS, TINY_STUDY, TINY_SWEEP, environ, execute_notebook
 from retrainlab import experiments as ex
-from retrainlab import jsonio, report
+from retrainlab import jsonio, render
 
 
 def run(name: str, out_dir: Path, out_name: str | None = None, **parameters) -> Path:
@@ -160,7 +160,7 @@ def test_report_numbers_come_from_the_results_file(pipeline, pipeline_stage, tmp
         tmp_path / "alt_nb",
         results_dir=str(altered),
     )
-    md = report.render(executed, tmp_path / "alt_out")["md"].read_text()
+    md = render.render(executed, tmp_path / "alt_out")["md"].read_text()
     assert "+9.88" in md
 
 
@@ -239,3 +239,16 @@ def test_explore_notebook_runs_top_to_bottom_with_its_defaults(tmp_path):
     )
     assert "cached configuration" in text
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+    # The widgets' first draw too: the runner keeps what the kernel routes into the Output
+    # widget in the cell's own outputs (conftest ``WidgetSafeClient``), beside the widget view.
+    drawn = [
+        c
+        for c in nb.cells
+        if c.cell_type == "code"
+        and any("runs ready in" in "".join(o.get("text", "")) for o in c.outputs)
+        and any("image/png" in o.get("data", {}) for o in c.outputs)
+    ]
+    assert len(drawn) == 2, "the interactive output and the parameters' view each drew"
+    assert any(
+        "application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in drawn[0].outputs
+    )

@@ -4,70 +4,24 @@ write results the verdict reads."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-import papermill as pm
 import pytest
 
-from retrainlab.research import experiments as ex
 from retrainlab.research.verdict import verdict
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-pytestmark = pytest.mark.xdist_group("notebooks")
+
+# The runs themselves are conftest's ``Studies`` (each notebook once per session, on whichever
+# worker asks first); the two result checks start early, one run each.
+@pytest.fixture
+def results(study_runs):
+    """The results files 04 and 05 wrote, by stem."""
+    return {"real_equities": study_runs.real_equities(), "sensitivity": study_runs.sensitivity()}
 
 
-def _run(name: str, tmp: Path, **parameters) -> None:
-    pm.execute_notebook(
-        str(NOTEBOOKS / f"{name}.ipynb"),
-        str(tmp / f"{name}.ipynb"),
-        parameters=parameters,
-        kernel_name="retrainlab",
-        cwd=str(NOTEBOOKS),
-        progress_bar=False,
-    )
-
-
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("verdict_notebooks")
-    saved = os.environ.get(ex.CACHE_ENV)
-    os.environ[ex.CACHE_ENV] = str(tmp / "cache")
-    try:
-        _run(
-            "04_real_equities",
-            tmp,
-            panel_tickers=2,
-            panel_days=300,
-            block_days=150,
-            real_markets=["sp500"],
-            real_days=300,
-            n_resamples=50,
-            n_jobs=1,
-            results_dir=str(tmp),
-        )
-        _run(
-            "05_sensitivity",
-            tmp,
-            seeds=2,
-            n_days=250,
-            n_tickers=2,
-            placebo_seeds=2,
-            best_fix="long_lookback",
-            n_jobs=1,
-            data_dir=str(tmp / "data"),
-            results_dir=str(tmp),
-        )
-    finally:
-        if saved is None:
-            os.environ.pop(ex.CACHE_ENV, None)
-        else:
-            os.environ[ex.CACHE_ENV] = saved
-    return {p.stem: json.loads(p.read_text()) for p in tmp.glob("*.json")}
-
-
-def test_real_equities_results(results):
-    real = results["real_equities"]
+@pytest.mark.notebook(order=0)
+def test_real_equities_results(study_runs):
+    real = study_runs.real_equities()
     panel = real["panel"]
     assert panel["tickers"] == ["AAPL", "AMD"] and len(panel["blocks"]) == 2
     assert panel["absent_features"] == ["hl_range", "volume_ratio"]
@@ -80,8 +34,9 @@ def test_real_equities_results(results):
         assert c["ci_low"] <= c["mean_diff"] <= c["ci_high"] and c["block_length"] >= 1
 
 
-def test_sensitivity_results(results):
-    sens = results["sensitivity"]
+@pytest.mark.notebook(order=0)
+def test_sensitivity_results(study_runs):
+    sens = study_runs.sensitivity()
     assert [r["condition"] for r in sens["conditions"]] == [
         "edge 0.25",
         "edge 0.5",

@@ -68,6 +68,7 @@ _SUBMODULES: dict[str, str] = {
     "mechanisms": "research.mechanisms",
     "figures": "research.figures",
     "report": "research.report",
+    "render": "research.render",
     "explore": "research.explore",
     "sections": "research.sections",
     "runlog": "research.runlog",

@@ -13,7 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "published.replication",
         "reproduce the published validation run (table or --json)",
     ),
-    "render-report": ("research.report", "render an executed report notebook to HTML and Markdown"),
+    "render-report": ("research.render", "render an executed report notebook to HTML and Markdown"),
     "evaluate": (
         "research.evaluation",
         "evaluate systems and buy and hold on your prices (CIs, blocks)",

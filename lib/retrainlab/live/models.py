@@ -13,7 +13,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -96,6 +95,11 @@ def save_model_file(path: Path, payload: dict[str, Any]) -> None:
 
     The temporary name carries this process's id (``.<name>.<pid>.<random>.tmp``) so that a
     crash's leftovers can be told from a live writer's (``orphan_temporaries``)."""
+    # imported here, not at the top: skops.io loads every scikit-learn estimator module it can
+    # persist (about a second), which the facade's commands that never touch a model file
+    # (stats, record-trade) and every process importing the facade would otherwise pay
+    import skops.io as sio
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     try:
@@ -186,6 +190,8 @@ def load_model_file(models_dir: Path, name: Any, config: RetrainConfig) -> dict[
             f"model file {path} holds types this facade never writes: "
             f"{', '.join(unexpected)}; refusing to load it"
         )
+    import skops.io as sio  # here, not at the top: its load cost (see save_model_file)
+
     try:
         payload = sio.loads(data, trusted=list(trusted))
     except Exception as exc:  # skops raises many kinds for a file that is not its format

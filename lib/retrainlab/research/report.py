@@ -6,18 +6,16 @@ A report section is a module ``retrainlab.research.sections.<name>`` (``TITLE``,
 (``final_comparison``, ``ablation_feedback_loop``, ...) to its parsed JSON, so every fact the
 prose states comes from a results file of the run. ``sections.ORDER`` is the report's order;
 ``build_section`` renders one (or a note saying why it was skipped), the report notebook loops
-over them. ``render`` turns the executed report notebook into ``enhancement_report.html``
-(self-contained: no CDN scripts, images inline) and ``enhancement_report.md`` (figures in a
-folder beside it), code hidden.
+over them. Turning the executed report notebook into HTML and Markdown is
+``retrainlab.research.render``'s job (nbformat and nbconvert are imported there only, so the
+notebooks' kernels, which import this module, do not load them).
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import math
 import re
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -27,16 +25,13 @@ from typing import Any
 
 import jinja2
 import matplotlib.figure
-import nbformat
 import numpy as np
-from nbconvert import HTMLExporter, MarkdownExporter
 
 from retrainlab.common.jsonio import read_results
 from retrainlab.common.names import check_name
 from retrainlab.research import sections as sections_pkg
 
 TEMPLATES = Path(__file__).parent / "templates"
-REPORT_NAME = "enhancement_report"
 #: Results-file stem under which ``load_results`` puts the (ignored, local) run log.
 RUN_LOG = "run_log"
 
@@ -280,77 +275,3 @@ def robustness_section(final: Mapping[str, Any]) -> str:
 def fixes_section(ablations: Mapping[str, Mapping[str, Any]]) -> str:
     """The fix-effects table for the ablations given (each effect judged by ``fix_family``)."""
     return section_body("fixes", {f"ablation_{fix}": a for fix, a in ablations.items()})
-
-
-# --------------------------------------------------------------------------- rendering
-def render(notebook: str | Path, out_dir: str | Path, name: str = REPORT_NAME) -> dict[str, Path]:
-    """Render an executed notebook, code hidden, to ``<name>.html`` and ``<name>.md``.
-
-    The HTML uses the ``report_html`` template (the lab template minus every CDN script) with
-    images inline. The Markdown's images go to ``<name>_files/`` beside it, linked relatively,
-    so the report renders on a code host.
-    """
-    notebook, out_dir = Path(notebook), Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    nb = nbformat.read(notebook, as_version=4)
-    nb.metadata["title"] = _title(nb) or name
-    hidden = {"exclude_input": True, "exclude_input_prompt": True, "exclude_output_prompt": True}
-
-    html_exporter = HTMLExporter(
-        template_name="report_html", extra_template_basedirs=[str(TEMPLATES)], **hidden
-    )
-    html, _ = html_exporter.from_notebook_node(nb)
-    if re.search(r"<script[^>]+src=[\"']https?://", html):
-        raise RuntimeError(
-            "rendered HTML loads a script from the network; the report must be self-contained"
-        )
-    html_path = out_dir / f"{name}.html"
-    html_path.write_text(html, encoding="utf-8")
-
-    files_dir = f"{name}_files"
-    md_exporter = MarkdownExporter(**hidden)
-    markdown, res = md_exporter.from_notebook_node(
-        nb, resources={"output_files_dir": files_dir, "unique_key": name}
-    )
-    figures = out_dir / files_dir
-    if figures.exists():
-        for old in figures.iterdir():
-            old.unlink()
-    for filename, data in res.get("outputs", {}).items():
-        target = out_dir / filename
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    md_path = out_dir / f"{name}.md"
-    md_path.write_text(_tidy_markdown(markdown), encoding="utf-8")
-    return {"html": html_path, "md": md_path}
-
-
-def _title(nb: Any) -> str | None:
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            for line in cell.source.splitlines():
-                if line.startswith("# "):
-                    return line[2:].strip()
-    return None
-
-
-def _tidy_markdown(text: str) -> str:
-    # nbconvert leaves runs of blank lines where hidden code cells were
-    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m retrainlab render-report NOTEBOOK --out-dir reports``."""
-    parser = argparse.ArgumentParser(prog="python -m retrainlab render-report")
-    parser.add_argument("notebook", help="executed report notebook (.ipynb)")
-    parser.add_argument("--out-dir", default="reports")
-    parser.add_argument("--name", default=REPORT_NAME)
-    args = parser.parse_args(argv)
-    paths = render(args.notebook, args.out_dir, args.name)
-    for kind, path in paths.items():
-        print(f"wrote {kind}: {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
