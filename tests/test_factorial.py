@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ import papermill as pm
 import pytest
 
 import retrainlab as rl
+from conftest import environ, execute_notebook
 from retrainlab import experiments as ex
 from retrainlab import jsonio
 from retrainlab.engine.real_equities import SP500_TICKERS
@@ -317,42 +317,35 @@ TEMPLATE = Path(rl.__file__).parent / "research" / "templates" / "sections" / "f
 TINY_FIXES = ["profit_weighted_loss", "feedback_loop", "long_lookback"]
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
+@pytest.fixture
+def tiny_run(notebook_runs):
     """06_factorial under papermill: 2 + 2 markets of 300 days x 3 tickers, 3 fixes, sp500, and
-    the last 600 days of the panel's first 3 tickers in 2 blocks."""
-    tmp = tmp_path_factory.mktemp("factorial")
-    saved = os.environ.get(ex.CACHE_ENV)
-    os.environ[ex.CACHE_ENV] = str(tmp / "cache")  # inherited by the kernel
-    try:
-        pm.execute_notebook(
-            str(NOTEBOOK),
-            str(tmp / "06_factorial.ipynb"),
-            parameters={
-                "seeds": 2,
-                "confirmation_seeds": 2,
-                "n_days": 300,
-                "n_tickers": 3,
-                "fixes": TINY_FIXES,
-                "real_markets": ["sp500"],
-                "real_days": 300,
-                "panel_tickers": 3,
-                "panel_days": 600,
-                "block_days": 300,
-                "n_jobs": 1,
-                "data_dir": str(tmp / "data"),
-                "results_dir": str(tmp / "results"),
-            },
-            kernel_name="retrainlab",
-            cwd=str(NOTEBOOK.parent),
-            progress_bar=False,
-        )
-    finally:
-        if saved is None:
-            os.environ.pop(ex.CACHE_ENV, None)
-        else:
-            os.environ[ex.CACHE_ENV] = saved
-    return tmp, jsonio.read_results(tmp / "results" / "factorial.json")
+    the last 600 days of the panel's first 3 tickers in 2 blocks; executed once per session,
+    whichever worker asks first (tests/conftest.py ``NotebookRuns``)."""
+
+    def produce(folder: Path) -> dict:
+        with environ(**{ex.CACHE_ENV: str(folder / "cache")}):  # inherited by the kernel
+            execute_notebook(
+                "06_factorial",
+                folder / "06_factorial.ipynb",
+                seeds=2,
+                confirmation_seeds=2,
+                n_days=300,
+                n_tickers=3,
+                fixes=TINY_FIXES,
+                real_markets=["sp500"],
+                real_days=300,
+                panel_tickers=3,
+                panel_days=600,
+                block_days=300,
+                n_jobs=1,
+                data_dir=str(folder / "data"),
+                results_dir=str(folder / "results"),
+            )
+        return jsonio.read_results(folder / "results" / "factorial.json")
+
+    fac = notebook_runs.get("06_factorial", produce)
+    return notebook_runs.folder("06_factorial"), fac
 
 
 @pytest.mark.xdist_group("notebooks")
