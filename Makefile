@@ -47,7 +47,7 @@ REPORT_RUNLOG := -p run_log ../$(RUNLOG)
 endif
 LAB_ARGS ?=
 
-.PHONY: help setup setup-lstm study-models test report lab bench lint strip clean lock compare
+.PHONY: help setup setup-lstm study-models test report lab bench soak lint strip clean lock compare
 
 help: ## print this list of targets
 	@echo "retrainlab — make targets:"
@@ -92,6 +92,9 @@ lab: $(STAMP) ## JupyterLab on notebooks/ (also as root); options via LAB_ARGS="
 
 bench: $(STAMP) ## benchmark the walk-forward hot path and print the figures
 	$(BIN)/python -m retrainlab bench
+
+soak: $(STAMP) ## the facade's multi-process soak for SOAK_SECONDS (default 60; make test runs 2)
+	RETRAINLAB_SOAK_SECONDS=$(or $(SOAK_SECONDS),60) $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/test_live_soak.py
 
 # One shell line per step: make runs each recipe line in its own shell, so a `{ ...; }` group
 # cannot span lines. Sorted case-insensitively (as committed): a new pin is one line to merge.

@@ -22,7 +22,9 @@ import pytest
 from filelock import FileLock
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
+from papermill.iorw import load_notebook_node
 from papermill.log import logger as papermill_logger
+from papermill.parameterize import parameterize_notebook
 
 import retrainlab as rl
 from live_markets import predictable_market
@@ -129,6 +131,22 @@ def execute_notebook(name: str, out: Path, **parameters: Any) -> Path:
         execution_timeout=600,
     )
     return out
+
+
+def run_setup_cells(name: str, **parameters: Any) -> dict[str, Any]:
+    """The opening of ``notebooks/<name>.ipynb`` as papermill runs it -- the parameters cell, the
+    cell papermill injects for ``parameters`` and the validation cell after it -- executed in
+    this process; returns their namespace. Tests of a refused parameter need only these cells
+    (``test_notebooks.py`` keeps one kernel run that shows such a refusal fails a papermill run),
+    so they skip a kernel start and the notebook's imports (~3 s each)."""
+    nb = parameterize_notebook(load_notebook_node(str(NOTEBOOKS / f"{name}.ipynb")), parameters)
+    tags = [cell.metadata.get("tags", []) for cell in nb.cells]
+    injected = next(i for i, t in enumerate(tags) if "injected-parameters" in t)
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    for cell in nb.cells[: injected + 2]:
+        if cell.cell_type == "code":
+            exec(compile(cell.source, f"{name}.ipynb:{cell.id}", "exec"), namespace)
+    return namespace
 
 
 @contextlib.contextmanager

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import papermill as pm
 import pytest
 
 import retrainlab as rl
-from conftest import environ, execute_notebook
+from conftest import environ, execute_notebook, run_setup_cells
 from retrainlab import experiments as ex
 from retrainlab import jsonio
 from retrainlab.engine.real_equities import SP500_TICKERS
@@ -312,7 +311,6 @@ def test_panel_verdict_needs_the_wilcoxon_test_too():
 
 
 # --------------------------------------------------------------------------- notebook and section
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "06_factorial.ipynb"
 TEMPLATE = Path(rl.__file__).parent / "research" / "templates" / "sections" / "factorial.md.j2"
 TINY_FIXES = ["profit_weighted_loss", "feedback_loop", "long_lookback"]
 
@@ -396,17 +394,9 @@ def test_notebook_runs_the_factorial_on_the_panel_blocks(tiny_run):
     assert panel["n_tests"] == 3 and panel["corrected_confidence"] == pytest.approx(1 - 0.05 / 3)
 
 
-@pytest.mark.xdist_group("notebooks")
 def test_notebook_refuses_an_unknown_fix(tmp_path):
-    with pytest.raises(pm.PapermillExecutionError, match="Did you mean 'long_lookback'"):
-        pm.execute_notebook(
-            str(NOTEBOOK),
-            str(tmp_path / "out.ipynb"),
-            parameters={"fixes": ["long_lookbak"], "results_dir": str(tmp_path)},
-            kernel_name="retrainlab",
-            cwd=str(NOTEBOOK.parent),
-            progress_bar=False,
-        )
+    with pytest.raises(ValueError, match="Did you mean 'long_lookback'"):
+        run_setup_cells("06_factorial", fixes=["long_lookbak"], results_dir=str(tmp_path))
 
 
 def _convention_filters() -> dict:

@@ -18,7 +18,8 @@ from live_markets import predictable_market
 from retrainlab.engine.config import OLD
 from retrainlab.live.facade import MLIntegration
 
-SECONDS = 5.0  # how long the workers run together
+#: How long the workers run together: 2 s in `make test`; `make soak` runs it for a minute.
+SECONDS = float(os.environ.get("RETRAINLAB_SOAK_SECONDS", "2"))
 # two processes retrain (so that retrains race for the pointer), two signal, all three trade
 ROLES = ("retrainer-a", "retrainer-b", "trader")
 

@@ -108,16 +108,6 @@ def test_bad_input_is_refused():
     assert rl.walk_forward_many(market, []) == []
 
 
-def test_bench_times_the_factorial_on_a_small_market():
-    from retrainlab import bench
-
-    f = bench.time_factorial(n_days=200, n_tickers=2, n_markets=10)
-    assert f["n_configs"] == 64 and f["n_refits"] == 64 * 7
-    assert 0 < f["n_distinct_fits"] < f["n_refits"]
-    assert f["ratio"] == f["many_seconds"] / f["separate_seconds"] > 0
-    assert f["projected_seconds"] == pytest.approx(f["many_seconds"] * 10 / 2)
-
-
 def test_a_shared_scaler_gives_the_same_fit_bit_for_bit():
     # walk_forward_many fits on the same rows with other weights share fit_scaler(X)
     rng = np.random.default_rng(3)

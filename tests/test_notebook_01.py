@@ -6,10 +6,9 @@ import json
 
 import nbformat
 import numpy as np
-import papermill as pm
 import pytest
 
-from conftest import NOTEBOOKS, TINY_STUDY, execute_notebook
+from conftest import NOTEBOOKS, TINY_STUDY, run_setup_cells
 from retrainlab import jsonio
 from retrainlab import regime_diagnostics as rd
 from retrainlab import study_data as sd
@@ -128,10 +127,9 @@ def test_notebook_shows_three_figures(executed):
 
 @pytest.mark.notebook(order=2)
 def test_unknown_parameter_fails_naming_it(tmp_path):
-    with pytest.raises(pm.PapermillExecutionError, match="unknown parameter 'n_seed'"):
-        execute_notebook(
+    with pytest.raises(ValueError, match="unknown parameter 'n_seed'"):
+        run_setup_cells(
             "01_generate_data",
-            tmp_path / "bad.ipynb",
             **TINY,
             n_seed=2,
             data_dir=str(tmp_path / "data"),

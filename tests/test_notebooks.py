@@ -13,7 +13,14 @@ import papermill as pm
 import pytest
 
 import retrainlab as rl
-from conftest import NOTEBOOKS, TINY_STUDY, TINY_SWEEP, environ, execute_notebook
+from conftest import (
+    NOTEBOOKS,
+    TINY_STUDY,
+    TINY_SWEEP,
+    environ,
+    execute_notebook,
+    run_setup_cells,
+)
 from retrainlab import experiments as ex
 from retrainlab import jsonio, render
 
@@ -187,16 +194,15 @@ def test_results_are_byte_identical_on_a_second_run(pipeline_stage, tmp_path):
     assert (tmp_path / "normalised.json").read_bytes() == (results / name).read_bytes()
 
 
-@pytest.mark.notebook(order=2)
 def test_ablation_rejects_an_unknown_fix_listing_the_valid_ones(tmp_path):
-    with pytest.raises(pm.PapermillExecutionError, match="Valid fixes: profit_weighted_loss"):
-        run(
-            "02_ablation", tmp_path, fix="profit_weighting", **TINY_SWEEP, results_dir=str(tmp_path)
-        )
+    with pytest.raises(ValueError, match="Valid fixes: profit_weighted_loss"):
+        run_setup_cells("02_ablation", fix="profit_weighting", results_dir=str(tmp_path))
 
 
 @pytest.mark.notebook(order=2)
 def test_unknown_parameter_fails_the_run(tmp_path):
+    # The one kernel run of a refused parameter; the other refusals run the notebook's opening
+    # cells in-process (conftest ``run_setup_cells``).
     with pytest.raises(pm.PapermillExecutionError, match="Did you mean 'n_seeds_audit'"):
         run("00_replication", tmp_path, n_seed_audit=3, results_dir=str(tmp_path))
 

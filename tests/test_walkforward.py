@@ -271,6 +271,20 @@ def test_bench_cli_quick(capsys):
     for row in out["main"]:
         assert row["n_days"] == 1000 and row["n_tickers"] == 10 and row["n_fits"] > 40
         assert 0 < row["fit_seconds"] < row["seconds"]
+    # --quick times the factorial on 2 tickers x 200 days: 7 refits per configuration
+    f = out["factorial"]
+    assert (f["n_days"], f["n_tickers"], f["n_configs"], f["n_refits"]) == (200, 2, 64, 64 * 7)
+    assert 0 < f["n_distinct_fits"] < f["n_refits"]
+    assert f["ratio"] == f["many_seconds"] / f["separate_seconds"] > 0
+    assert f["projected_seconds"] == pytest.approx(
+        f["many_seconds"] * f["n_markets"] / f["workers"]
+    )
+    assert set(out["targets"]) == {
+        "new_seconds_ok",
+        "new_ratio_ok",
+        "factorial_ratio_ok",
+        "factorial_projection_ok",
+    }
 
 
 @pytest.mark.parametrize("config", [OLD, NEW.without_fix("feedback_loop")], ids=["OLD", "NEW-fb"])

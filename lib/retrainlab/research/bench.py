@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         "--quick",
         action="store_true",
         help="only the 10 x 1000 case, no scaling grid, no per-model-class refit times; "
-        "the factorial on 3 x 300",
+        "the factorial on 2 x 200",
     )
     parser.add_argument(
         "--profile", action="store_true", help="also print a cProfile of NEW on 10 x 1000"
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                 for cfg in (OLD, NEW)
             ]
     # --quick (the test suite's smoke run): the factorial on a small market, same code path
-    factorial = time_factorial(300, 3) if args.quick else time_factorial()
+    factorial = time_factorial(200, 2) if args.quick else time_factorial()
     new = rows[1]
     verdict = {
         "new_seconds_ok": new["seconds"] < TARGET_SECONDS,
