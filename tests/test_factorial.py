@@ -346,7 +346,6 @@ def tiny_run(notebook_runs):
     return notebook_runs.folder("06_factorial"), fac
 
 
-@pytest.mark.xdist_group("notebooks")
 def test_notebook_writes_the_factorial_from_real_runs(tiny_run):
     _, fac = tiny_run
     assert fac["fixes"] == TINY_FIXES and fac["n_configs"] == 8
@@ -367,7 +366,6 @@ def test_notebook_writes_the_factorial_from_real_runs(tiny_run):
     assert fac["best"]["confirmation"]["dsr"]["n_trials"] == 8
 
 
-@pytest.mark.xdist_group("notebooks")
 def test_notebook_runs_the_factorial_on_the_panel_blocks(tiny_run):
     _, fac = tiny_run
     panel = fac["panel"]
@@ -421,7 +419,6 @@ def _convention_filters() -> dict:
     }
 
 
-@pytest.mark.xdist_group("notebooks")
 def test_section_reads_its_numbers_from_the_results_file(tiny_run):
     import jinja2
 

@@ -693,7 +693,6 @@ def _outcome_dicts(outcomes):
     return json.loads(json.dumps([o.to_dict() for o in outcomes], default=str))
 
 
-@pytest.mark.xdist_group("facade_subprocess")
 def test_new_process_continues_where_the_last_stopped(trained, market, tmp_path):
     path, _, _ = trained
     target = tmp_path / "copy"
@@ -779,7 +778,6 @@ _WORKER = textwrap.dedent("""
 """)
 
 
-@pytest.mark.xdist_group("facade_subprocess")
 def test_two_processes_share_one_state_directory(tmp_path, market):
     """Two processes write trades and predictions at once, one of them retrains meanwhile."""
     import time

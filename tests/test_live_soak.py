@@ -47,7 +47,6 @@ def _work(state, role, frame, out, go):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-@pytest.mark.xdist_group("facade_soak")
 def test_soak_processes_retrain_signal_and_trade_at_once(tmp_path):
     state, go = tmp_path / "state", tmp_path / "go"
     market = predictable_market(seed=3, n_days=260, n_tickers=2)
