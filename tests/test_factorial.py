@@ -15,7 +15,9 @@ from conftest import environ, execute_notebook, run_setup_cells
 from retrainlab import experiments as ex
 from retrainlab import jsonio
 from retrainlab.engine.real_equities import SP500_TICKERS
+from retrainlab.research import evaluation as ev
 from retrainlab.research import factorial as fx
+from retrainlab.research import factorial_runs as fr
 
 
 # --------------------------------------------------------------------------- configurations
@@ -156,11 +158,22 @@ def test_config_means_and_corrected_confidence():
     assert fx.corrected_confidence(5) == pytest.approx(0.99)
 
 
-def test_buy_and_hold_sharpe_is_the_equal_weight_portfolio():
-    market = rl.generate_market(0, n_days=200, n_tickers=3)
-    close = np.asarray(market.close)
-    daily = (close[1:] / close[:-1] - 1).mean(axis=1)
-    assert fx.buy_and_hold_sharpe(market, 59) == pytest.approx(rl.metrics.sharpe_ratio(daily[59:]))
+def test_buy_and_hold_is_the_evaluation_baseline_and_never_cached(tmp_path, monkeypatch):
+    """The factorial's buy and hold is the studies' one definition (the base config's cost and
+    execution lag, from its first decision date), and a cached sweep still computes it afresh:
+    it is research code, outside the engine-only cache key."""
+    specs = [ex.MarketSpec(seed, 200, 2) for seed in (0, 1)]
+    configs = fx.named_configs(rl.all_configs(rl.OLD, ["long_lookback"]))
+    kwargs = dict(n_jobs=1, cache_location=tmp_path, progress=False)
+    _, hold = fx.sweep_many(configs, specs, **kwargs)
+    for spec in specs:
+        assert hold[spec.label] == ev.buy_and_hold_sharpe(spec.build(), rl.OLD)
+    assert ev.buy_and_hold_sharpe(specs[0].build()) == rl.metrics.sharpe_ratio(
+        ev.buy_and_hold(specs[0].build(), cost_bps=rl.OLD.cost_bps, execution_lag=1).to_numpy()
+    )
+    monkeypatch.setattr(fr, "buy_and_hold_sharpe", lambda market, config: -1.0)
+    frame, hold_again = fx.sweep_many(configs, specs, **kwargs)  # runs served from the cache
+    assert set(hold_again.values()) == {-1.0} and len(frame) == 2 * len(specs)
 
 
 # --------------------------------------------------------------------------- the results file

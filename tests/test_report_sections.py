@@ -16,6 +16,7 @@ import retrainlab as rl
 from retrainlab import experiments as ex
 from retrainlab import explore, jsonio, report, runlog, sections
 from retrainlab.analytics import metrics
+from retrainlab.research import evaluation as ev
 
 SECTIONS_DIR = Path(sections.__file__).parent
 TEMPLATES = report.TEMPLATES / "sections"
@@ -223,15 +224,17 @@ def test_tidy_notebook_moves_timings_to_the_run_log(tmp_path):
 
 
 # --------------------------------------------------------------------------- explore
-def test_buy_and_hold_uses_the_walk_forwards_cost_model():
+def test_buy_and_hold_is_the_studies_baseline_on_the_systems_dates():
     spec = ex.MarketSpec(seed=1, n_days=250, n_tickers=2)
     result = explore.run(spec, rl.OLD)
-    positions = result.positions.loc[result.returns.index[0] :]
-    mine = explore.portfolio_returns(explore.market(spec), positions, rl.OLD.cost_bps)
-    np.testing.assert_allclose(mine.to_numpy(), result.returns.to_numpy(), atol=1e-15)
     market = explore.market(spec)
-    hold = explore.buy_and_hold(market, result.returns.index[0], 5.0)
+    hold = explore.buy_and_hold(market, rl.OLD)
+    assert hold.returns.index.equals(result.returns.index)  # the systems' dates
+    expected = ev.buy_and_hold(market, cost_bps=rl.OLD.cost_bps, execution_lag=1, first_day=60)
+    np.testing.assert_array_equal(hold.returns.to_numpy(), expected.to_numpy())
+    book = hold.positions.to_numpy()
+    assert (book[:1] == 0).all() and (book[1:] == 1).all()  # filled one close after deciding
     first = int(np.searchsorted(market.dates, result.returns.index[0]))
-    daily = np.mean(market.close[first + 1 :] / market.close[first:-1] - 1, axis=1)
-    expected = np.concatenate([[-5.0 / 1e4], daily])  # buying the book costs once, on day one
-    np.testing.assert_allclose(hold.returns.to_numpy(), expected, rtol=1e-12, atol=1e-15)
+    daily = np.mean(market.close[first + 2 :] / market.close[first + 1 : -1] - 1, axis=1)
+    expected_by_hand = np.concatenate([[0.0, -5.0 / 1e4], daily])  # buying costs once, on the fill
+    np.testing.assert_allclose(hold.returns.to_numpy(), expected_by_hand, rtol=1e-12, atol=1e-15)

@@ -110,6 +110,18 @@ def buy_and_hold(
     return pd.Series(net[start:], index=market.dates[start:], name=BUY_AND_HOLD)
 
 
+def buy_and_hold_sharpe(market: Market, config: RetrainConfig = OLD) -> float:
+    """Sharpe ratio of ``buy_and_hold`` on ``market`` under ``config``'s cost and execution lag,
+    from its first decision date: the baseline every study sets beside its systems."""
+    returns = buy_and_hold(
+        market,
+        cost_bps=config.cost_bps,
+        execution_lag=config.execution_lag,
+        first_day=first_decision_day(config),
+    )
+    return metrics.sharpe_ratio(returns.to_numpy())
+
+
 # --------------------------------------------------------------------------- running systems
 def _returns_of(market: Market, config: RetrainConfig, version: str) -> pd.Series:
     # ``version`` only keys the cache: a code change never serves a stale series.

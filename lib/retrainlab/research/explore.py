@@ -2,10 +2,9 @@
 and buy and hold beside both.
 
 Runs are cached in memory by (market, config), so switching back to a configuration already
-seen redraws at once. Buy and hold is computed here from close prices with the walk-forward's
-own cost model (equal weight, held from the first decision date, costs per unit of turnover),
-because the engine has no helper for it yet; ``portfolio_returns`` reproduces the engine's
-returns from its positions exactly (a test checks), so the three lines are scored alike.
+seen redraws at once. Buy and hold is the studies' own (``evaluation.buy_and_hold``: equal
+weight, decided at the first decision date and filled after OLD's execution lag, OLD's cost per
+unit of turnover), so the three lines are scored alike and match the report's baseline.
 """
 
 from __future__ import annotations
@@ -21,7 +20,8 @@ from retrainlab.analytics import metrics
 from retrainlab.common.names import check_name
 from retrainlab.engine.config import FIXES, OLD, RetrainConfig
 from retrainlab.engine.market import Market
-from retrainlab.engine.walkforward import WalkForwardResult, walk_forward
+from retrainlab.engine.walkforward import WalkForwardResult, first_decision_day, walk_forward
+from retrainlab.research import evaluation
 from retrainlab.research.experiments import EQUAL_RISK_VOLATILITY, MarketSpec
 
 
@@ -64,27 +64,18 @@ def config_with(fixes: Sequence[str], base: RetrainConfig = OLD) -> RetrainConfi
     return base.replace(**{name: name in fixes for name in FIXES})
 
 
-def portfolio_returns(mkt: Market, positions: pd.DataFrame, cost_bps: float) -> pd.Series:
-    """Daily net returns of ``positions`` on ``mkt``, the walk-forward's cost model.
-
-    Day t: ``mean_j(pos[t-1, j] * r[t, j]) - cost_bps / 1e4 * mean_j |pos[t, j] - pos[t-1, j]|``,
-    from the first date of ``positions`` (flat before it).
-    """
-    close = pd.DataFrame(mkt.close, index=mkt.dates, columns=list(mkt.tickers))
-    simple = close.pct_change().fillna(0.0)
-    pos = positions.reindex(close.index).fillna(0.0)
-    prev = pos.shift(1).fillna(0.0)
-    gross = (prev * simple).mean(axis=1)
-    turnover = (pos - prev).abs().mean(axis=1)
-    net = gross - cost_bps / 1e4 * turnover
-    return net.loc[positions.index[0] :]
-
-
-def buy_and_hold(mkt: Market, start: pd.Timestamp, cost_bps: float) -> Line:
-    """Every ticker held long at weight 1/n from ``start`` to the end (buying costs once)."""
-    dates = mkt.dates[mkt.dates >= start]
-    positions = pd.DataFrame(1.0, index=dates, columns=list(mkt.tickers))
-    return Line("buy and hold", portfolio_returns(mkt, positions, cost_bps), positions)
+def buy_and_hold(mkt: Market, config: RetrainConfig = OLD) -> Line:
+    """``evaluation.buy_and_hold`` under ``config``'s cost and execution lag, from its first
+    decision date, with its book (weight 1 in every ticker once filled) for the charts."""
+    returns = evaluation.buy_and_hold(
+        mkt,
+        cost_bps=config.cost_bps,
+        execution_lag=config.execution_lag,
+        first_day=first_decision_day(config),
+    )
+    positions = pd.DataFrame(0.0, index=returns.index, columns=list(mkt.tickers))
+    positions.iloc[config.execution_lag :] = 1.0
+    return Line("buy and hold", returns, positions)
 
 
 def lines(spec: MarketSpec, fixes: Sequence[str]) -> dict[str, Line]:
@@ -96,8 +87,7 @@ def lines(spec: MarketSpec, fixes: Sequence[str]) -> dict[str, Line]:
         out[result.config.label] = Line(
             result.config.label, result.returns, positions, result.signals
         )
-    start = old.returns.index[0]
-    out["buy and hold"] = buy_and_hold(market(spec), start, OLD.cost_bps)
+    out["buy and hold"] = buy_and_hold(market(spec), OLD)
     return out
 
 

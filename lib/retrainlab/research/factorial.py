@@ -30,7 +30,6 @@ from retrainlab.engine.many import all_configs
 from retrainlab.research.comparisons import deflated_sharpe_by_market
 from retrainlab.research.factorial_runs import (
     PanelBlock,
-    buy_and_hold_sharpe,
     check_fixes,
     named_configs,
     panel_blocks,
@@ -57,7 +56,6 @@ __all__ = [
     "CONFIDENCE",
     "PanelBlock",
     "all_configs",
-    "buy_and_hold_sharpe",
     "sweep_many",
     "config_means",
     "corrected_confidence",

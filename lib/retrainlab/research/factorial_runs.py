@@ -23,20 +23,22 @@ import pandas as pd
 from joblib import Memory, Parallel, delayed
 from tqdm import tqdm
 
-from retrainlab.analytics import metrics
 from retrainlab.common.names import check_name
 from retrainlab.engine.config import FIXES, RetrainConfig
 from retrainlab.engine.many import walk_forward_many
 from retrainlab.engine.market import Market
 from retrainlab.engine.real_equities import SP500_TICKERS, load_sp500_panel
-from retrainlab.engine.walkforward import first_decision_day
 from retrainlab.research import experiments as ex
-from retrainlab.research.evaluation import DEFAULT_BLOCK_DAYS, block_bounds, block_market
+from retrainlab.research.evaluation import (
+    DEFAULT_BLOCK_DAYS,
+    block_bounds,
+    block_market,
+    buy_and_hold_sharpe,
+)
 from retrainlab.research.experiments import MarketSpec
 
 __all__ = [
     "PanelBlock",
-    "buy_and_hold_sharpe",
     "check_fixes",
     "named_configs",
     "panel_blocks",
@@ -157,17 +159,6 @@ def value_matrix(
     return wide.loc[markets, list(configs)].to_numpy(dtype=np.float64)
 
 
-def buy_and_hold_sharpe(market: Market, start: int) -> float:
-    """Sharpe ratio of the equal-weight buy and hold of ``market`` from row ``start``.
-
-    Daily return ``mean_j(close[t, j] / close[t-1, j] - 1)`` (constant weights, as the engine's
-    books), from ``start`` (the walk-forward's first decision day) on; no costs.
-    """
-    close = np.asarray(market.close, dtype=np.float64)
-    daily = (close[1:] / close[:-1] - 1.0).mean(axis=1)
-    return metrics.sharpe_ratio(daily[max(start, 0) :])
-
-
 # --------------------------------------------------------------------------- the runs
 Spec = MarketSpec | PanelBlock
 
@@ -175,19 +166,14 @@ Spec = MarketSpec | PanelBlock
 def _evaluate_market(
     config_fields: list[dict[str, Any]],
     spec: Spec,
-    data_dir: str | None,
+    market: Market,
     version: str,
-) -> dict[str, Any]:
-    """Every config on one market (``walk_forward_many``), summarised; plus buy and hold.
-
-    ``version`` (the package's code fingerprint) is part of the cache key only."""
+) -> list[dict[str, Any]]:
+    """Every config on ``market`` (built from ``spec``) through ``walk_forward_many``, each run
+    summarised. ``spec``, the configs and ``version`` (the engine's code fingerprint) are the
+    cache key; ``market`` is not hashed (``spec`` determines it)."""
     configs = [RetrainConfig(**fields) for fields in config_fields]
-    market = spec.build(data_dir)
-    results = walk_forward_many(market, configs)
-    return {
-        "summaries": [ex.summarize_run(r) for r in results],
-        "buy_and_hold": buy_and_hold_sharpe(market, first_decision_day(configs[0])),
-    }
+    return [ex.summarize_run(r) for r in walk_forward_many(market, configs)]
 
 
 def _evaluate_market_cached(
@@ -199,8 +185,14 @@ def _evaluate_market_cached(
 ) -> dict[str, Any]:
     # module-level so it pickles to workers; data_dir does not change results (markets read
     # from disk equal the generated ones), so it is not part of the cache key
-    cached = Memory(location, verbose=0).cache(_evaluate_market, ignore=["data_dir"])
-    return cached(config_fields, spec, data_dir, version)
+    market = spec.build(data_dir)
+    cached = Memory(location, verbose=0).cache(_evaluate_market, ignore=["market"])
+    # Buy and hold is research code, outside the engine-only cache key, so it is computed on
+    # every call (one market's closes: milliseconds), never served from the cache.
+    return {
+        "summaries": cached(config_fields, spec, market, version),
+        "buy_and_hold": buy_and_hold_sharpe(market, RetrainConfig(**config_fields[0])),
+    }
 
 
 def _spec_columns(spec: Spec) -> dict[str, Any]:
@@ -228,8 +220,10 @@ def sweep_many(
     ``experiments.sweep`` (config, market, seed, edge, or a block's start and end dates, and
     every ``summarize_run`` metric; ordered by config then market) and the numbers are the
     same, since ``walk_forward_many`` equals ``walk_forward`` run by run; ``buy_and_hold`` maps
-    each market's label to the Sharpe of its equal-weight buy and hold. Cached per (configs,
-    market, code) in ``experiments.cache_dir()``; local joblib workers (a market is one task).
+    each market's label to the Sharpe of ``evaluation.buy_and_hold_sharpe`` (the studies' one
+    buy and hold: the base config's cost and execution lag, from its first decision date). The
+    runs are cached per (configs, market, engine code) in ``experiments.cache_dir()``; buy and
+    hold is computed on every call. Local joblib workers (a market is one task).
     """
     location = None if not use_cache else str(cache_location or ex.cache_dir())
     version = ex.code_version()

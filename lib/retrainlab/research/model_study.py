@@ -29,13 +29,12 @@ from retrainlab.analytics import metrics
 from retrainlab.analytics.stats import compare_paired
 from retrainlab.engine.config import FIXES, OLD, RetrainConfig
 from retrainlab.engine.market import Market
-from retrainlab.engine.walkforward import first_decision_day
 from retrainlab.research.evaluation import (
     BUY_AND_HOLD,
     DEFAULT_BLOCK_DAYS,
     block_bounds,
     block_market,
-    buy_and_hold,
+    buy_and_hold_sharpe,
     system_returns,
 )
 from retrainlab.research.experiments import sweep
@@ -81,18 +80,6 @@ def system_config(system: str, model: str) -> RetrainConfig:
 def study_configs(models: Sequence[str]) -> dict[str, RetrainConfig]:
     """Every (class, system) configuration, named ``"<class>:<system>"``."""
     return {f"{m}:{s}": system_config(s, m) for m in models for s in systems_for(m)}
-
-
-def buy_and_hold_sharpe(market: Market) -> float:
-    """Sharpe ratio of ``evaluation.buy_and_hold`` on ``market`` under OLD's cost and lag,
-    from the walk-forward's first decision date (every study system shares them)."""
-    returns = buy_and_hold(
-        market,
-        cost_bps=OLD.cost_bps,
-        execution_lag=OLD.execution_lag,
-        first_day=first_decision_day(OLD),
-    )
-    return metrics.sharpe_ratio(returns.to_numpy())
 
 
 def holm(pvalues: Sequence[float]) -> np.ndarray:
