@@ -125,7 +125,9 @@ $(REPORTS)/01_generate_data.ipynb: notebooks/01_generate_data.ipynb $(LIBSRC) $(
 	$(RUN) $< $@ $(STUDY) $(RESULTS)
 	$(TIDY)
 
-$(REPORTS)/ablations/02_ablation_%.ipynb: notebooks/02_ablation.ipynb $(REPORTS)/01_generate_data.ipynb $(LIBSRC) | $(STAMP)
+# After the factorial (order only): it files every configuration's run on the study's markets in
+# the run cache (experiments.remember_runs), so the ablations and 03 load their runs from it.
+$(REPORTS)/ablations/02_ablation_%.ipynb: notebooks/02_ablation.ipynb $(REPORTS)/01_generate_data.ipynb $(LIBSRC) | $(STAMP) $(REPORTS)/06_factorial.ipynb
 	$(RUN) $< $@ -p fix $* $(STUDY) $(RESULTS)
 	$(TIDY)
 

@@ -97,3 +97,13 @@ def test_code_version_is_versioned_and_stable():
     assert first.startswith(rl.__version__ + "+")
     ex.code_version.cache_clear()
     assert ex.code_version() == first  # stable for the same source
+
+
+def test_the_default_run_cache_is_the_checkouts_dot_cache(monkeypatch):
+    # the folder `make clean` removes and .gitignore ignores (not one inside lib/ or site-packages)
+    monkeypatch.delenv(ex.CACHE_ENV, raising=False)
+    root = Path(__file__).resolve().parents[1]
+    assert ex.cache_dir() == root / ".cache" / "joblib"
+    assert "/.cache/" in (root / ".gitignore").read_text().splitlines()
+    clean = (root / "Makefile").read_text().split("\nclean:")[1].split("\n\n")[0]
+    assert " .cache " in clean

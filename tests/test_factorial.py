@@ -176,6 +176,25 @@ def test_buy_and_hold_is_the_evaluation_baseline_and_never_cached(tmp_path, monk
     assert set(hold_again.values()) == {-1.0} and len(frame) == 2 * len(specs)
 
 
+def test_the_factorial_files_its_runs_where_the_sweeps_look(tmp_path, monkeypatch):
+    """After the factorial, an ablation sweep of the same markets loads every run (none is run
+    again) and its numbers equal a sweep computed from scratch."""
+    specs = [ex.MarketSpec(seed, 200, 2) for seed in (0, 1)]
+    configs = fx.named_configs(rl.all_configs(rl.OLD, ["feedback_loop", "long_lookback"]))
+    fx.sweep_many(configs, specs, n_jobs=1, cache_location=tmp_path, progress=False)
+    ablation = {"OLD": rl.OLD, "OLD+long_lookback": rl.OLD.with_fixes("long_lookback")}
+    fresh = ex.sweep(ablation, specs, n_jobs=1, use_cache=False, progress=False)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a run the factorial filed was run again")
+
+    monkeypatch.setattr(ex, "evaluate", refuse)
+    loaded = ex.sweep(ablation, specs, n_jobs=1, cache_location=tmp_path, progress=False)
+    pd.testing.assert_frame_equal(loaded, fresh)
+    with pytest.raises(AssertionError, match="run again"):  # a config the factorial did not run
+        ex.sweep({"NEW": rl.NEW}, specs[:1], n_jobs=1, cache_location=tmp_path, progress=False)
+
+
 # --------------------------------------------------------------------------- the results file
 def _frame(values: np.ndarray, labels, markets, rng) -> pd.DataFrame:
     """A sweep-like frame: the Sharpe values plus the per-run inputs the DSR needs."""

@@ -42,7 +42,15 @@ from retrainlab.engine.walkforward import walk_forward
 
 CACHE_ENV = "RETRAINLAB_CACHE"
 DASK_ENV = "RETRAINLAB_DASK_SCHEDULER"
-DEFAULT_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "joblib"
+#: The project's checkout when the package runs from one (``lib/retrainlab/research/`` here).
+_CHECKOUT = Path(__file__).resolve().parents[3]
+#: The run cache without ``RETRAINLAB_CACHE``: ``.cache/joblib`` in the checkout (what
+#: ``make clean`` removes), or the user's cache folder when the package is installed elsewhere.
+DEFAULT_CACHE = (
+    _CHECKOUT / ".cache" / "joblib"
+    if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "lib" / "retrainlab").is_dir()
+    else Path.home() / ".cache" / "retrainlab" / "joblib"
+)
 #: Cost levels (bps per unit of turnover) every run is also scored at.
 COSTS_BPS: tuple[float, ...] = (0.0, 5.0, 10.0, 20.0)
 REAL_MARKETS: tuple[str, ...] = tuple(prices.REAL_MARKETS)  # home: engine.prices
@@ -229,6 +237,12 @@ def _memory(location: str | Path | None) -> Memory:
     return Memory(None if location is None else str(location), verbose=0)
 
 
+def _run_memory(location: str | Path | None) -> Any:
+    """The run cache: ``_evaluate_fields`` memoized in ``location``, keyed by the config's and
+    the market's fields and the code version (``data_dir`` and ``known`` are not in the key)."""
+    return _memory(location).cache(_evaluate_fields, ignore=["data_dir", "known"])
+
+
 def _evaluate_cached(
     location: str | None,
     config_fields: dict[str, Any],
@@ -238,14 +252,40 @@ def _evaluate_cached(
 ) -> dict[str, float]:
     # Module-level so it pickles to Dask workers; ``data_dir`` does not change results
     # (markets read from disk equal the generated ones), so it is not part of the cache key.
-    cached = _memory(location).cache(_evaluate_fields, ignore=["data_dir"])
-    return cached(config_fields, spec_fields, data_dir, version)
+    return _run_memory(location)(config_fields, spec_fields, data_dir, version)
 
 
 def _evaluate_fields(
-    config_fields: dict[str, Any], spec_fields: dict[str, Any], data_dir: str | None, version: str
+    config_fields: dict[str, Any],
+    spec_fields: dict[str, Any],
+    data_dir: str | None,
+    version: str,
+    known: dict[str, float] | None = None,
 ) -> dict[str, float]:
+    # ``known``: this very summary, already computed by ``walk_forward_many`` (equal to
+    # ``evaluate`` bit for bit); see ``remember_runs``.
+    if known is not None:
+        return known
     return evaluate(RetrainConfig(**config_fields), MarketSpec(**spec_fields), data_dir, version)
+
+
+def remember_runs(
+    location: str | Path | None,
+    config_fields: Sequence[dict[str, Any]],
+    spec: MarketSpec,
+    summaries: Sequence[dict[str, float]],
+    version: str,
+) -> None:
+    """File ``summaries`` (``summarize_run`` of each config in ``config_fields`` on ``spec``,
+    computed by ``walk_forward_many``, which equals ``walk_forward`` run by run) in the run cache
+    under the keys ``sweep`` looks up, so that a later sweep of those configs on that market loads
+    them instead of running them again. A no-op without a cache (``location`` None)."""
+    if location is None:
+        return
+    memory = _run_memory(location)
+    spec_fields = asdict(spec)
+    for fields, summary in zip(config_fields, summaries, strict=True):
+        memory(fields, spec_fields, None, version, known=summary)
 
 
 @contextlib.contextmanager

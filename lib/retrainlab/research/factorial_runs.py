@@ -168,12 +168,19 @@ def _evaluate_market(
     spec: Spec,
     market: Market,
     version: str,
+    location: str | None = None,
 ) -> list[dict[str, Any]]:
     """Every config on ``market`` (built from ``spec``) through ``walk_forward_many``, each run
     summarised. ``spec``, the configs and ``version`` (the engine's code fingerprint) are the
-    cache key; ``market`` is not hashed (``spec`` determines it)."""
+    cache key; ``market`` is not hashed (``spec`` determines it). The summaries of a synthetic or
+    index market are also filed in ``experiments.sweep``'s run cache at ``location``
+    (``experiments.remember_runs``), so the ablation and comparison sweeps of the same markets
+    load them."""
     configs = [RetrainConfig(**fields) for fields in config_fields]
-    return [ex.summarize_run(r) for r in walk_forward_many(market, configs)]
+    summaries = [ex.summarize_run(r) for r in walk_forward_many(market, configs)]
+    if isinstance(spec, MarketSpec):
+        ex.remember_runs(location, config_fields, spec, summaries, version)
+    return summaries
 
 
 def _evaluate_market_cached(
@@ -186,11 +193,11 @@ def _evaluate_market_cached(
     # module-level so it pickles to workers; data_dir does not change results (markets read
     # from disk equal the generated ones), so it is not part of the cache key
     market = spec.build(data_dir)
-    cached = Memory(location, verbose=0).cache(_evaluate_market, ignore=["market"])
+    cached = Memory(location, verbose=0).cache(_evaluate_market, ignore=["market", "location"])
     # Buy and hold is research code, outside the engine-only cache key, so it is computed on
     # every call (one market's closes: milliseconds), never served from the cache.
     return {
-        "summaries": cached(config_fields, spec, market, version),
+        "summaries": cached(config_fields, spec, market, version, location),
         "buy_and_hold": buy_and_hold_sharpe(market, RetrainConfig(**config_fields[0])),
     }
 
