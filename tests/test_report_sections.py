@@ -119,8 +119,9 @@ def test_the_run_cache_key_covers_the_engine_and_not_the_report():
     files = {p.relative_to(ex.PACKAGE_ROOT).as_posix() for p in ex.engine_sources()}
     assert "engine/walkforward.py" in files and "analytics/metrics.py" in files
     assert "research/experiments.py" in files
-    for not_engine in ("research/report.py", "research/figures.py", "research/runlog.py"):
-        assert not_engine not in files
+    for name in ("report", "figures", "runlog", "comparisons"):
+        assert f"research/{name}.py" not in files
+    assert "analytics/stats.py" not in files  # compares runs; no run depends on it
     assert not any(
         f.startswith(("research/sections", "research/templates", "live/")) for f in files
     )

@@ -168,10 +168,17 @@ def evaluate(
 
 # --------------------------------------------------------------------------- caching and sweeps
 #: What a cached run depends on, relative to the package root: the engine, the metrics and the
-#: names it uses, and this module (``evaluate``/``summarize_run``). The report, its templates and
+#: names it uses, and this module (``evaluate``/``summarize_run``). The statistics that compare
+#: runs (``analytics/stats.py``, ``research/comparisons.py``), the report, its templates and
 #: figures, the notebooks and the live facade are not in the key: editing them reruns no
 #: walk-forward.
-CACHE_KEY_SOURCES: tuple[str, ...] = ("engine", "analytics", "common", "research/experiments.py")
+CACHE_KEY_SOURCES: tuple[str, ...] = (
+    "engine",
+    "analytics/__init__.py",
+    "analytics/metrics.py",
+    "common",
+    "research/experiments.py",
+)
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
