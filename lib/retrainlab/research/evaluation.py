@@ -110,16 +110,20 @@ def buy_and_hold(
     return pd.Series(net[start:], index=market.dates[start:], name=BUY_AND_HOLD)
 
 
-def buy_and_hold_sharpe(market: Market, config: RetrainConfig = OLD) -> float:
-    """Sharpe ratio of ``buy_and_hold`` on ``market`` under ``config``'s cost and execution lag,
-    from its first decision date: the baseline every study sets beside its systems."""
-    returns = buy_and_hold(
+def buy_and_hold_under(market: Market, config: RetrainConfig = OLD) -> pd.Series:
+    """``buy_and_hold`` under ``config``'s protocol: its cost and execution lag, decided at its
+    first decision date (the baseline every study sets beside systems run with ``config``)."""
+    return buy_and_hold(
         market,
         cost_bps=config.cost_bps,
         execution_lag=config.execution_lag,
         first_day=first_decision_day(config),
     )
-    return metrics.sharpe_ratio(returns.to_numpy())
+
+
+def buy_and_hold_sharpe(market: Market, config: RetrainConfig = OLD) -> float:
+    """Sharpe ratio of ``buy_and_hold_under(market, config)``."""
+    return metrics.sharpe_ratio(buy_and_hold_under(market, config).to_numpy())
 
 
 # --------------------------------------------------------------------------- running systems
@@ -166,12 +170,7 @@ def system_returns(
         delayed(run)(market, configs[label], version) for label in labels
     )
     frame = pd.concat([s.rename(label) for label, s in zip(labels, series, strict=True)], axis=1)
-    frame[BUY_AND_HOLD] = buy_and_hold(
-        market,
-        cost_bps=first.cost_bps,
-        execution_lag=first.execution_lag,
-        first_day=first_decision_day(first),
-    ).reindex(frame.index)
+    frame[BUY_AND_HOLD] = buy_and_hold_under(market, first).reindex(frame.index)
     return frame
 
 

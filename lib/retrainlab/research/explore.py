@@ -20,7 +20,7 @@ from retrainlab.analytics import metrics
 from retrainlab.common.names import check_name
 from retrainlab.engine.config import FIXES, OLD, RetrainConfig
 from retrainlab.engine.market import Market
-from retrainlab.engine.walkforward import WalkForwardResult, first_decision_day, walk_forward
+from retrainlab.engine.walkforward import WalkForwardResult, walk_forward
 from retrainlab.research import evaluation
 from retrainlab.research.experiments import EQUAL_RISK_VOLATILITY, MarketSpec
 
@@ -65,14 +65,9 @@ def config_with(fixes: Sequence[str], base: RetrainConfig = OLD) -> RetrainConfi
 
 
 def buy_and_hold(mkt: Market, config: RetrainConfig = OLD) -> Line:
-    """``evaluation.buy_and_hold`` under ``config``'s cost and execution lag, from its first
-    decision date, with its book (weight 1 in every ticker once filled) for the charts."""
-    returns = evaluation.buy_and_hold(
-        mkt,
-        cost_bps=config.cost_bps,
-        execution_lag=config.execution_lag,
-        first_day=first_decision_day(config),
-    )
+    """``evaluation.buy_and_hold_under(mkt, config)`` with its book (weight 1 in every ticker
+    once filled) for the charts."""
+    returns = evaluation.buy_and_hold_under(mkt, config)
     positions = pd.DataFrame(0.0, index=returns.index, columns=list(mkt.tickers))
     positions.iloc[config.execution_lag :] = 1.0
     return Line("buy and hold", returns, positions)

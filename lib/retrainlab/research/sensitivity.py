@@ -23,9 +23,9 @@ from retrainlab.analytics.stats import paired_bootstrap, sign_test_p
 from retrainlab.engine.config import RetrainConfig
 from retrainlab.engine.market import Market
 from retrainlab.engine.synthetic import DURATION, generate_market
-from retrainlab.engine.walkforward import first_decision_day, walk_forward
+from retrainlab.engine.walkforward import walk_forward
 from retrainlab.research import experiments as ex
-from retrainlab.research.evaluation import BUY_AND_HOLD, buy_and_hold
+from retrainlab.research.evaluation import BUY_AND_HOLD, buy_and_hold_under
 from retrainlab.research.oracle import ORACLE, oracle_returns
 
 __all__ = ["Condition", "compare", "condition_table", "default_conditions", "run_condition"]
@@ -78,9 +78,8 @@ def _summary_fields(
 
 def _baselines(market: Market, config: RetrainConfig) -> list[dict[str, Any]]:
     """Buy and hold, and the oracle when the market has a planted signal (net and gross)."""
-    kwargs = dict(execution_lag=config.execution_lag, first_day=first_decision_day(config))
-    net = buy_and_hold(market, cost_bps=config.cost_bps, **kwargs).to_numpy()
-    gross = buy_and_hold(market, cost_bps=0.0, **kwargs).to_numpy()
+    net = buy_and_hold_under(market, config).to_numpy()
+    gross = buy_and_hold_under(market, config.replace(cost_bps=0.0)).to_numpy()
     rows = [
         {
             "label": BUY_AND_HOLD,
