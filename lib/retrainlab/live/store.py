@@ -22,8 +22,9 @@ Safety rules, and why:
   field (``APPLICATION_ID``) and the ``meta`` table. A file that is not SQLite, an SQLite file of
   another application, a corrupt file or one written by a newer schema raises
   ``NotAStateDatabase`` ("not a retrainlab state database: ..."); the file is only read (through
-  a read-only connection) before that decision. Only a missing or empty file is initialised,
-  and an empty file beside a non-empty write-ahead log (``state.db-wal``: a crash's committed
+  a read-only connection, in one snapshot) before that decision. Only a missing or empty file
+  is initialised (in one transaction, before the switch to WAL, so a concurrent opener never
+  sees a half-made file), and an empty file beside a non-empty write-ahead log (``state.db-wal``: a crash's committed
   rows) is refused, never initialised. A version-1 database is migrated in one transaction.
 * **One error type.** Every SQLite failure leaves as ``StateError`` (``NotAStateDatabase`` is
   one) with a message that says what to do: read-only, locked, corrupt or full.
@@ -44,6 +45,7 @@ import os
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,6 +110,7 @@ class StateStore:
                 self._initialise(config or {})
             elif state == "old":
                 self._migrate()
+            self._use_wal()
         except sqlite3.Error as exc:
             self.close()
             raise state_error(exc, self.path, self.timeout) from exc
@@ -152,6 +155,9 @@ class StateStore:
         except sqlite3.Error as exc:
             raise state_error(exc, self.path, self.timeout) from exc
         try:
+            # one read transaction: the identity and the tables must come from one snapshot, or
+            # a store created between two reads looks like another application's file
+            con.execute("BEGIN")
             return self._check(con)
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and "CORRUPT" not in str(
@@ -190,11 +196,29 @@ class StateStore:
             raise self._refuse(f"lacks the tables {', '.join(missing)}")
         return "old" if version < SCHEMA_VERSION else "ok"
 
-    def _initialise(self, config: dict[str, Any]) -> None:
+    def _use_wal(self) -> None:
+        # after creation, not before: a new file switched to WAL first stays empty while its
+        # schema sits in the write-ahead log, and a second opener would take that for a crash
         con = self._connection()
-        mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if con.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            return
+        # the switch needs the file to itself, and SQLite answers "busy" at once rather than
+        # wait while concurrent openers read it: retry until the busy timeout
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
         if str(mode).lower() != "wal":  # e.g. a file system without shared memory
             raise StateError(f"{self.path}: SQLite could not switch to WAL mode (got {mode!r})")
+
+    def _initialise(self, config: dict[str, Any]) -> None:
+        """Create the schema in one rollback-journal transaction, so the file is complete the
+        moment another opener can read it."""
         with self.transaction() as tx:
             # another process may have created it meanwhile: check again under the write lock
             if self._check(tx) != "empty":
