@@ -84,7 +84,8 @@ def test_the_full_factorial_equals_separate_runs_and_fits_each_problem_once():
 def test_a_real_series_and_mixed_protocols():
     real = MarketSpec(n_days=400, kind="sp500").build()
     _check(real, rl.all_configs(rl.OLD, ["feedback_loop", "adaptive_thresholds", "long_lookback"]))
-    # configs that differ outside the fixes (horizon, lag, C) never share a fit or a panel
+    # configs that differ outside the fixes (horizon, lag, C, regime source, model class) never
+    # share a fit or a panel
     market = rl.generate_market(2, n_days=300, n_tickers=4)
     _check(
         market,
@@ -94,6 +95,8 @@ def test_a_real_series_and_mixed_protocols():
             rl.OLD.replace(execution_lag=0),
             rl.OLD,
             rl.NEW.replace(C=0.1),
+            rl.NEW.replace(regime_source="true"),  # other regimes: another market's data
+            rl.OLD.replace(model="gradient_boosting"),
             rl.NEW,  # a repeat is fine
         ],
     )

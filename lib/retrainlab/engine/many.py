@@ -7,8 +7,8 @@ config, identical to ``walk_forward(market, config)`` in every field except the 
 
 What is shared, and why that is exact:
 
-* **the market's data**: features, regimes and closes are computed once per market, and each
-  design matrix (``DesignPanel``) once per (``design`` hook, horizon);
+* **the market's data**: features, regimes and closes are computed once per market (and regime
+  source), and each design matrix (``DesignPanel``) once per (``design`` hook, protocol);
 * **the fits**: a refit's training set is the panel's rows ``lo..hi`` (the window), weighted by
   the ``sample_weights`` hook, then the ``extra_samples`` hook's rows (the feedback loop's own
   trades). Two refits with the same panel, window, weighting hook, protocol (every non-fix
@@ -162,7 +162,8 @@ def walk_forward_many(
         if not isinstance(config, RetrainConfig):
             raise TypeError(f"configs must be RetrainConfigs, got {type(config).__name__}")
     cache = FitCache() if cache is None else cache
-    shared: MarketData | None = None
+    # the market's data depends on one config field, the regime source (detected or true)
+    shared: dict[str, MarketData] = {}
     panels: dict[tuple, MarketData] = {}
     results = []
     with one_thread(), sklearn.config_context(assume_finite=True):
@@ -171,12 +172,14 @@ def walk_forward_many(
             hooks = hooks_for(config)
             # the design matrix depends on the design hook and the protocol (horizon: labels)
             design = (hooks.providers.get("design"), _protocol(config))
-            if shared is None:
-                shared = MarketData.build(market, config, None)
-                panels[design] = shared
-            elif design not in panels:
-                panel = DesignPanel.build(shared.features, shared.regimes, shared.close, config)
-                panels[design] = dataclasses.replace(shared, panel=panel)
+            if design not in panels:
+                base = shared.get(config.regime_source)
+                if base is None:
+                    base = shared[config.regime_source] = MarketData.build(market, config, None)
+                    panels[design] = base
+                else:
+                    panel = DesignPanel.build(base.features, base.regimes, base.close, config)
+                    panels[design] = dataclasses.replace(base, panel=panel)
             run = start_run(market, config, data=panels[design])
             weighting = hooks.providers.get("sample_weights")
             first = _first_valid_day(run.data.panel)
