@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import retrainlab.engine.walkforward as wf
+import retrainlab.engine.market_data as market_data
 from retrainlab import FIXES, OLD, generate_market, walk_forward
 from retrainlab.engine.features import compute_features
 
@@ -123,7 +123,7 @@ def test_the_check_catches_a_leak(monkeypatch):
         ahead = np.concatenate([close[1:], close[-1:]])
         return compute_features(open_, high, low, ahead, volume)
 
-    monkeypatch.setattr(wf, "compute_features", leaky)
+    monkeypatch.setattr(market_data, "compute_features", leaky)
     m, t = market(), 135  # a decision date: its features now read close[136]
     base, perturbed = walk_forward(m, CONFIGS[0]), walk_forward(m.perturb_after(t), CONFIGS[0])
     assert "probabilities" in differences_through(base, perturbed, t)

@@ -109,6 +109,13 @@ def test_bad_input_is_refused():
     with pytest.raises(TypeError, match="Market"):
         rl.walk_forward_many("market", [rl.OLD])
     assert rl.walk_forward_many(market, []) == []
+    # a cache holds one market's fits: reused on another market it would serve wrong models
+    cache = FitCache()
+    rl.walk_forward_many(market, [rl.OLD], cache)
+    rl.walk_forward_many(market, [rl.NEW], cache)  # the same market again is fine
+    other = rl.generate_market(1, n_days=200, n_tickers=2)
+    with pytest.raises(ValueError, match="new FitCache"):
+        rl.walk_forward_many(other, [rl.OLD], cache)
 
 
 def test_a_shared_scaler_gives_the_same_fit_bit_for_bit():

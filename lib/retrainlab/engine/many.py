@@ -30,6 +30,7 @@ differ, so the code path is the walk-forward's.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 from collections.abc import Callable, Hashable, Sequence
 
@@ -42,11 +43,11 @@ from retrainlab.common.names import check_name
 from retrainlab.engine.config import FIXES, OLD, RetrainConfig
 from retrainlab.engine.hooks import hooks_for
 from retrainlab.engine.market import Market
+from retrainlab.engine.market_data import MarketData
 from retrainlab.engine.model import can_fit, fit_scaler, predict_proba
 from retrainlab.engine.results import WalkForwardResult
 from retrainlab.engine.training import DesignPanel, TrainingSet, fit, one_thread, window_rows
 from retrainlab.engine.walkforward import (
-    MarketData,
     decide,
     finish_run,
     predict,
@@ -92,13 +93,29 @@ def _first_valid_day(panel: DesignPanel) -> int:
 
 class FitCache:
     """Fitted models by training problem (see the module docstring), the scalers they share
-    and their predictions; counts requests and fits. One cache serves one market."""
+    and their predictions; counts requests and fits. One cache serves one market: its keys
+    name rows of that market's panel, so ``walk_forward_many`` refuses it for another."""
 
     def __init__(self) -> None:
+        self.market_: tuple | None = None  # the market it serves (``bind``)
         self.models: dict[Hashable, Pipeline | None] = {}
         self.scalers: dict[Hashable, StandardScaler] = {}
         self.probabilities: dict[Hashable, np.ndarray] = {}
         self.n_requests = 0
+
+    def bind(self, market: Market) -> None:
+        """Serve ``market`` only: the first call records it (name, shape and a digest of its
+        prices), later calls with another market raise ``ValueError``."""
+        prices = np.ascontiguousarray(market.close, dtype=np.float64)
+        key = (market.name, prices.shape, hashlib.sha256(prices.tobytes()).hexdigest())
+        if self.market_ is None:
+            self.market_ = key
+        elif self.market_ != key:
+            raise ValueError(
+                f"this FitCache holds the fits of market {self.market_[0]!r}, not of "
+                f"{market.name!r}: its fits would be reused on the wrong data; "
+                "pass a new FitCache() for each market"
+            )
 
     @property
     def n_fits(self) -> int:
@@ -162,6 +179,7 @@ def walk_forward_many(
         if not isinstance(config, RetrainConfig):
             raise TypeError(f"configs must be RetrainConfigs, got {type(config).__name__}")
     cache = FitCache() if cache is None else cache
+    cache.bind(market)
     # the market's data depends on one config field, the regime source (detected or true)
     shared: dict[str, MarketData] = {}
     panels: dict[tuple, MarketData] = {}

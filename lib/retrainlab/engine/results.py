@@ -204,19 +204,34 @@ def close_trades(
     )
 
 
+#: Columns of the refit log rows (``fit_tables``), in order.
+FIT_LOG_COLUMNS: tuple[str, ...] = (
+    "day",
+    "fitted",
+    "n_market",
+    "n_feedback",
+    "n_positive",
+    "n_iter",
+    "seconds",
+)
+_FIT_LOG_TYPES = (np.int64, bool, np.int64, np.int64, np.int64, np.int64, np.float64)
+
+
 def fit_tables(
     rows: list[tuple], coefficients: list[np.ndarray], dates: pd.DatetimeIndex, columns: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(fits, coefficients)`` frames: one row per refit (``rows``: day, fitted, n_market,
     n_feedback, n_positive, n_iter, seconds) and one per fitted model, indexed by date (no rows
     for a model class without coefficients: ``coefficients`` empty)."""
-    fits = pd.DataFrame(
-        rows,
-        columns=["day", "fitted", "n_market", "n_feedback", "n_positive", "n_iter", "seconds"],
-    )
-    fits.insert(0, "date", dates[fits["day"].to_numpy(dtype=np.int64)])
-    fits = fits.drop(columns="day")
-    fit_dates = fits.loc[fits["fitted"], "date"] if coefficients else fits["date"][:0]
+    # column by column from typed arrays: a frame from a list of row tuples infers every
+    # column's type, which cost more than the rest of a result's tables together
+    values = {
+        name: np.array([row[c] for row in rows], dtype=kind)
+        for c, (name, kind) in enumerate(zip(FIT_LOG_COLUMNS, _FIT_LOG_TYPES, strict=True))
+    }
+    day = values.pop("day")
+    fits = pd.DataFrame({"date": dates[day], **values})
+    fit_dates = dates[day[values["fitted"]]] if coefficients else dates[:0]
     table = pd.DataFrame(
         np.array(coefficients).reshape(len(coefficients), len(columns)),
         index=pd.DatetimeIndex(fit_dates, name="date"),

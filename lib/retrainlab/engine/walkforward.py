@@ -69,14 +69,13 @@ from tqdm.auto import tqdm
 
 from retrainlab.engine.config import RetrainConfig
 from retrainlab.engine.decisions import SIDES, signal_codes
-from retrainlab.engine.features import FEATURE_NAMES, MIN_HISTORY, compute_features, usable_features
+from retrainlab.engine.features import MIN_HISTORY
 from retrainlab.engine.fixes.feedback_loop import TradeOutcome
-from retrainlab.engine.fixes.regime_awareness import detect_market_regimes, detect_regimes
 from retrainlab.engine.hooks import Hooks, hooks_for
 from retrainlab.engine.market import Market
+from retrainlab.engine.market_data import MarketData
 from retrainlab.engine.model import fit_summary, predict_proba
 from retrainlab.engine.outcomes import OutcomeTable
-from retrainlab.engine.regimes import regime_codes, regime_names
 from retrainlab.engine.results import (
     WalkForwardResult,
     close_trades,
@@ -85,7 +84,6 @@ from retrainlab.engine.results import (
     summarise,
 )
 from retrainlab.engine.training import (
-    DesignPanel,
     TrainingSet,
     fit,
     one_thread,
@@ -112,63 +110,6 @@ def refit_days(n_days: int, config: RetrainConfig) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- state
-
-
-@dataclass(frozen=True, eq=False)
-class MarketData:
-    """What the run computes once per market: closes, base features, detected regimes (codes),
-    the design rows of every (day, ticker), and the closed trades given from outside."""
-
-    dates: np.ndarray  # datetime64[ns], (n,)
-    close: np.ndarray  # (n, k)
-    features: np.ndarray  # (n, k, n_features): the usable features only
-    feature_names: tuple[str, ...]  # FEATURE_NAMES less those reading an absent field
-    regimes: np.ndarray  # (n, k) codes
-    panel: DesignPanel
-    external: OutcomeTable
-
-    @classmethod
-    def build(
-        cls, market: Market, config: RetrainConfig, outcomes: Sequence[TradeOutcome] | None
-    ) -> MarketData:
-        close = np.asarray(market.close, dtype=np.float64)
-        absent = market.absent_fields
-        names = usable_features(absent)
-        bars = (market.open, market.high, market.low, close, market.volume)
-        features = compute_features(*bars, absent=absent) if absent else compute_features(*bars)
-        if absent:
-            # close-only data: the features that read an absent field are dropped, not filled
-            features = features[..., [FEATURE_NAMES.index(n) for n in names]]
-            if outcomes:
-                raise ValueError(
-                    f"market {market.name!r} lacks {', '.join(absent)}: closed-trade outcomes "
-                    "(full feature vectors) cannot be fed to a walk-forward on it"
-                )
-        regimes = detect_regimes(close)
-        if config.regime_source == "true":  # the generator's regimes: a ceiling, synthetic only
-            if market.regimes is None:
-                raise ValueError(
-                    f"regime_source='true' needs a market with true regimes (a synthetic one); "
-                    f"{market.name!r} has none"
-                )
-            regimes = np.repeat(regime_codes(market.regimes)[:, None], close.shape[1], axis=1)
-        tickers = {t: j for j, t in enumerate(market.tickers)}
-        day = {d: i for i, d in enumerate(market.dates)}
-
-        def lookup(o: TradeOutcome) -> tuple[np.ndarray, int] | None:
-            # an outcome without features takes this market's at its entry date, if it has it
-            i, j = day.get(pd.Timestamp(o.entry_time)), tickers.get(o.symbol)
-            return None if i is None or j is None else (features[i, j], int(regimes[i, j]))
-
-        return cls(
-            dates=market.dates.values,
-            close=close,
-            features=features,
-            feature_names=names,
-            regimes=regimes,
-            panel=DesignPanel.build(features, regimes, close, config),
-            external=OutcomeTable.from_records(outcomes or (), lookup),
-        )
 
 
 @dataclass(frozen=True)
@@ -467,7 +408,7 @@ def finish_run(market: Market, run: Run) -> WalkForwardResult:
         forward,
         int(fits["fitted"].sum()),
     )
-    regime_frame = pd.DataFrame(regime_names(data.regimes), index=dates, columns=tickers)
+    regime_frame, market_regimes = (table.copy() for table in data.regime_tables)
     return WalkForwardResult(
         config=config,
         market_name=market.name,
@@ -482,9 +423,7 @@ def finish_run(market: Market, run: Run) -> WalkForwardResult:
         ),
         trades=trades,
         regimes=regime_frame,
-        market_regimes=pd.Series(
-            regime_names(detect_market_regimes(data.close)), index=dates, name="detected_regime"
-        ),
+        market_regimes=market_regimes,
         fits=fits,
         coefficients=coefficients,
         metrics=metrics,
