@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from retrainlab.research import report
 from retrainlab.research.verdict import verdict
 
 
@@ -58,45 +59,15 @@ def test_verdict_reads_them(results):
     assert "sp500:new_vs_buy_and_hold" in ids
 
 
-# ---------------------------------------------------------------- report sections (convention)
-def _env():
-    """A Jinja environment with the filters the team conventions promise (until the report's lands)."""
-    import math
-
-    import jinja2
-
-    def num(x, digits=2):
-        return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
-
-    def signed(x, digits=2):
-        return "–" if x is None else f"{x:+.{digits}f}"
-
-    helpers = {
-        "num": num,
-        "signed": signed,
-        "pct": lambda x, digits=1: f"{100 * x:.{digits}f}%",
-        "pp": lambda x, digits=1: f"{100 * x:+.{digits}f} pp",
-        "ci": lambda lo, hi, digits=2: f"[{num(lo, digits)}, {num(hi, digits)}]",
-        "pval": lambda p: "<0.001" if p < 0.001 else f"{p:.3f}",
-        "passfail": lambda ok: "✓ pass" if ok else "✗ fail",
-        "md_table": lambda headers, rows: "",
-    }
-    root = Path(__file__).resolve().parents[1] / "lib/retrainlab/research/templates/sections"
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(root), undefined=jinja2.StrictUndefined)
-    env.filters.update(helpers)
-    env.globals.update(helpers)
-    return env
-
-
+# ---------------------------------------------------------------- report sections
 @pytest.mark.parametrize("name", ["verdict", "real_equities", "sensitivity"])
 def test_sections_render(results, name):
-    import importlib
-
+    """The sections that read these results render through the report's own templates."""
     committed = Path(__file__).resolve().parents[1] / "reports" / "results"
     merged = {p.stem: json.loads(p.read_text()) for p in committed.glob("*.json")} | results
-    module = importlib.import_module(f"retrainlab.research.sections.{name}")
+    module = report.section_module(name)
     assert all(stem in merged for stem in module.REQUIRES)
-    text = _env().get_template(f"{name}.md.j2").render(**module.context(merged))
+    text = report.section_body(name, merged)
     assert "✓ pass" in text or "✗ fail" in text or name == "real_equities"
     assert "nan" not in text.lower().replace("nasdaq", "")
     assert len(module.figures(merged)) <= 1
