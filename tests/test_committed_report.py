@@ -60,3 +60,19 @@ def test_committed_html_is_self_contained():
     html = (REPORTS / "enhancement_report.html").read_text(encoding="utf-8")
     assert not re.search(r"<script[^>]+src=", html)
     assert "**Verdict" not in html and ">Verdict<" in html
+
+
+def test_every_study_results_file_names_one_engine(committed):
+    """Each results file `make report` writes from walk-forwards records the engine code version
+    that produced it, and all name the same one: a partial rerun (one notebook, another engine)
+    shows. The replication stands alone (it runs no engine); the model study is `make
+    study-models`' (its own, hours-long run)."""
+    _, results = committed
+    apart = {"replication", "model_study", "run_log"}
+    engines = {
+        stem: data.get("protocol", {}).get("engine")
+        for stem, data in results.items()
+        if stem not in apart
+    }
+    assert None not in engines.values(), f"no engine version in {engines}: run `make report`"
+    assert len(set(engines.values())) == 1, f"results from different engines: {engines}"
