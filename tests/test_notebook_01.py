@@ -15,6 +15,7 @@ from retrainlab import study_data as sd
 from retrainlab.engine.fixes.regime_awareness import detect_regimes
 from retrainlab.engine.market import PRICE_FIELDS, Market
 from retrainlab.engine.synthetic import generate_market, oracle_hit_rate
+from retrainlab.research import experiments as ex
 from retrainlab.research.experiments import MarketSpec
 
 NOTEBOOK = NOTEBOOKS / "01_generate_data.ipynb"
@@ -91,7 +92,11 @@ def test_results_file_is_deterministic_and_matches_a_recomputation(executed, tmp
     # Determinism without a second kernel: the same computation in this process, written the
     # same way, gives the notebook's bytes.
     diag = sd.generate_markets(SEEDS, N_DAYS, N_TICKERS, 1.0, tmp_path / "data", progress=False)
-    payload = {"params": summary["params"], "files": [p.name for p in diag.files]}
+    payload = {
+        "params": summary["params"],
+        "protocol": ex.protocol(),
+        "files": [p.name for p in diag.files],
+    }
     jsonio.write_results(tmp_path / "again.json", {**payload, **diag.summary()})
     assert (tmp_path / "again.json").read_bytes() == written, "same inputs, same bytes"
     # and its numbers are those of the library's functions
