@@ -194,6 +194,28 @@ def test_concurrent_first_open_by_processes(tmp_path):
         assert codes == [0] * 6, f"round {k}: exit codes {codes}; {errors[:1]}"
 
 
+def test_wal_switch_waits_for_readers_then_says_locked(db):
+    """A database left in rollback-journal mode is switched to WAL on open; while another
+    connection reads it, the switch waits out the busy timeout, then a StateError says the file
+    is locked, and nothing stored is lost. (The immediate "busy" SQLite gives concurrent first
+    openers instead, and the retry it needs, are the concurrent-open tests' subject.)"""
+    with StateStore(db) as store:
+        n_meta = store.count("meta")
+    plain = sqlite3.connect(db)
+    assert plain.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+    plain.execute("BEGIN")
+    plain.execute("SELECT count(*) FROM meta").fetchone()  # a reader holds the file
+    started = time.monotonic()
+    with pytest.raises(StateError, match="locked"):
+        StateStore(db, timeout=0.3)
+    assert time.monotonic() - started >= 0.3  # it waited rather than failing at once
+    plain.rollback()
+    plain.close()
+    with StateStore(db) as store:  # no reader now: switched, every row still there
+        assert store.query("PRAGMA journal_mode")[0][0] == "wal"
+        assert store.count("meta") == n_meta
+
+
 def test_time_encoding():
     aware = pd.Timestamp("2024-03-01 12:00", tz="America/New_York")
     assert as_utc(aware) == pd.Timestamp("2024-03-01 17:00")

@@ -210,7 +210,7 @@ class StateStore:
                 mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
                 break
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
                     raise
                 time.sleep(0.01)
         if str(mode).lower() != "wal":  # e.g. a file system without shared memory
