@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import numpy as np
@@ -116,6 +117,10 @@ def test_bad_input_is_refused():
     other = rl.generate_market(1, n_days=200, n_tickers=2)
     with pytest.raises(ValueError, match="new FitCache"):
         rl.walk_forward_many(other, [rl.OLD], cache)
+    # the same name and closes but other volumes: other features, so another market too
+    louder = dataclasses.replace(market, volume=market.volume * 2.0)
+    with pytest.raises(ValueError, match="new FitCache"):
+        rl.walk_forward_many(louder, [rl.OLD], cache)
 
 
 def test_a_shared_scaler_gives_the_same_fit_bit_for_bit():

@@ -42,7 +42,7 @@ from sklearn.preprocessing import StandardScaler
 from retrainlab.common.names import check_name
 from retrainlab.engine.config import FIXES, OLD, RetrainConfig
 from retrainlab.engine.hooks import hooks_for
-from retrainlab.engine.market import Market
+from retrainlab.engine.market import PRICE_FIELDS, Market
 from retrainlab.engine.market_data import MarketData
 from retrainlab.engine.model import can_fit, fit_scaler, predict_proba
 from retrainlab.engine.results import WalkForwardResult
@@ -105,9 +105,11 @@ class FitCache:
 
     def bind(self, market: Market) -> None:
         """Serve ``market`` only: the first call records it (name, shape and a digest of its
-        prices), later calls with another market raise ``ValueError``."""
-        prices = np.ascontiguousarray(market.close, dtype=np.float64)
-        key = (market.name, prices.shape, hashlib.sha256(prices.tobytes()).hexdigest())
+        dates and bars), later calls with another market raise ``ValueError``."""
+        digest = hashlib.sha256(np.asarray(market.dates.asi8).tobytes())
+        for name in PRICE_FIELDS:  # every field the features may read
+            digest.update(np.ascontiguousarray(getattr(market, name), dtype=np.float64).tobytes())
+        key = (market.name, market.close.shape, digest.hexdigest())
         if self.market_ is None:
             self.market_ = key
         elif self.market_ != key:
