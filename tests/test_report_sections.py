@@ -239,3 +239,18 @@ def test_buy_and_hold_is_the_studies_baseline_on_the_systems_dates():
     daily = np.mean(market.close[first + 2 :] / market.close[first + 1 : -1] - 1, axis=1)
     expected_by_hand = np.concatenate([[0.0, -5.0 / 1e4], daily])  # buying costs once, on the fill
     np.testing.assert_allclose(hold.returns.to_numpy(), expected_by_hand, rtol=1e-12, atol=1e-15)
+
+
+def test_the_appendix_names_the_engine_of_each_results_file():
+    committed = report.load_results(Path(__file__).resolve().parents[1] / "reports" / "results")
+    engine = committed["final_comparison"]["protocol"]["engine"]
+    # a file without a recorded engine says so; the replication runs none
+    older = {**committed, "sensitivity": {"params": {"seeds": 20}}}
+    rows = {
+        line.split("|")[1].strip(): line.split("|")[2].strip()
+        for line in report.section_body("appendix", older).splitlines()
+        if line.startswith("| `")
+    }
+    assert rows["`replication.json`"] == "none (runs no engine)"
+    assert rows["`sensitivity.json`"] == "not recorded"
+    assert rows["`final_comparison.json`"] == f"`{engine}`"

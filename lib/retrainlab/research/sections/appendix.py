@@ -12,6 +12,8 @@ TITLE = "Appendix: how this report was made"
 REQUIRES = ("final_comparison",)
 #: The study's results files in pipeline order (the appendix lists the ones present).
 STEPS: tuple[str, ...] = ("replication", "data_summary", *ABLATIONS, "final_comparison")
+#: Results files that run no engine (the published validation, reproduced on its own).
+NO_ENGINE: tuple[str, ...] = ("replication",)
 
 
 def context(results: Mapping[str, Any]) -> dict[str, Any]:
@@ -19,6 +21,9 @@ def context(results: Mapping[str, Any]) -> dict[str, Any]:
     steps += sorted(s for s in results if s not in STEPS and s != "run_log")
     return {
         "parameters": {s: results[s].get("params", {}) for s in steps},
+        # which engine wrote each file (as its protocol records it)
+        "engines": {s: results[s].get("protocol", {}).get("engine") for s in steps},
+        "no_engine": NO_ENGINE,
         "protocol": results["final_comparison"]["protocol"],
         "run_log": results.get("run_log"),
     }
