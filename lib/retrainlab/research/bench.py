@@ -31,9 +31,10 @@ from retrainlab.engine.config import MODEL_CLASSES, NEW, OLD, RetrainConfig
 from retrainlab.engine.features import compute_features
 from retrainlab.engine.fixes.regime_awareness import detect_regimes
 from retrainlab.engine.many import FitCache, all_configs, walk_forward_many
+from retrainlab.engine.model import IMPLEMENTATIONS, fit_model, predict_proba
 from retrainlab.engine.models import confidence_target, lstm_available
 from retrainlab.engine.synthetic import generate_market
-from retrainlab.engine.training import DesignPanel, TrainingSet, fit
+from retrainlab.engine.training import DesignPanel, TrainingSet, fit, one_thread
 from retrainlab.engine.walkforward import walk_forward
 
 TARGET_SECONDS = 0.5
@@ -157,6 +158,36 @@ def time_model_fits(sizes: tuple[int, ...] = (300, 2500), repeat: int = 3) -> li
     return rows
 
 
+def time_logistic_fits(sizes: tuple[int, ...] = (300, 2500), repeat: int = 3) -> list[dict]:
+    """Seconds of one logistic fit (``model.fit_model``, NEW's regime x feature design, profit
+    weights) by each implementation, best of ``repeat`` after a warm-up, and the largest gap
+    between the two implementations' probabilities on the training rows."""
+    market = generate_market(seed=0)
+    close = np.asarray(market.close, dtype=np.float64)
+    features = compute_features(market.open, market.high, market.low, close, market.volume)
+    config = NEW.without_fix("feedback_loop")
+    panel = DesignPanel.build(features, detect_regimes(close), close, config)
+    X, y, fwd = panel.window(0, len(close) - 1 - config.horizon)
+    rows = []
+    for n in sizes:
+        weights = np.abs(fwd[:n]) + 1e-3  # profit-weighted-loss-like weights
+        fitted = {}
+        for implementation in IMPLEMENTATIONS:
+            times = []
+            with one_thread():
+                for _ in range(repeat + 1):
+                    started = time.perf_counter()
+                    model = fit_model(X[:n], y[:n], weights, config, implementation=implementation)
+                    times.append(time.perf_counter() - started)
+            fitted[implementation] = predict_proba(model, X[:n])
+            row = {"implementation": implementation, "n_samples": n, "n_columns": X.shape[1]}
+            rows.append(row | {"best": min(times[1:])})
+        gap = float(np.max(np.abs(fitted["numpy"] - fitted["scikit-learn"])))
+        for row in rows[-len(IMPLEMENTATIONS) :]:
+            row["max_probability_gap"] = gap
+    return rows
+
+
 def _line(row: dict[str, Any]) -> str:
     return (
         f"  {row['config']:<4} {row['n_tickers']:>3} x {row['n_days']:>4}   "
@@ -208,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     # one refit per model class (skipped by --quick: the LSTM compiles for a while first)
     fits = [] if args.quick else time_model_fits(repeat=args.repeat)
+    logistic = time_logistic_fits(sizes=(300,) if args.quick else (300, 2500), repeat=args.repeat)
     if args.json:
         print(
             json.dumps(
@@ -217,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                     "factorial": factorial,
                     "targets": verdict,
                     "model_fits": fits,
+                    "logistic_fits": logistic,
                 },
                 indent=2,
             )
@@ -267,6 +300,17 @@ def main(argv: list[str] | None = None) -> int:
                     f"  {row['model']:<18} {row['n_samples']:>5} samples  {row['best']:7.3f} s"
                     f"   (first fit {row['first']:.3f} s)"
                 )
+    if not args.json:
+        print(
+            f"one logistic fit (NEW's design, {logistic[0]['n_columns']} columns) by each "
+            f"implementation (model.fit_model), best of {args.repeat}:"
+        )
+        for row in logistic:
+            print(
+                f"  {row['implementation']:<13} {row['n_samples']:>5} samples  "
+                f"{row['best'] * 1e3:7.2f} ms   (largest probability gap between the two: "
+                f"{row['max_probability_gap']:.1e})"
+            )
     if args.profile:
         print(profile_walk_forward(NEW))
     return 0

@@ -1,0 +1,174 @@
+"""The numpy transcription of scikit-learn's scaler and Newton-Cholesky solve (``engine.solver``)
+against scikit-learn itself: the scaler bit for bit, the probabilities within 1e-10, the same
+iteration counts, and scikit-learn's own fit wherever its Newton path would be left."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+import sklearn
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+import retrainlab as rl
+import retrainlab.engine.training as training
+from retrainlab.engine import solver
+from retrainlab.engine.model import fit_model, fit_scaler, predict_proba
+from retrainlab.engine.solver import newton_logistic, standardize
+
+AGREE = 1e-10  # the issue's bound on |p_numpy - p_scikit-learn|
+
+
+def _sklearn_fit(Z, y, w, C=1.0, max_iter=200):
+    with sklearn.config_context(skip_parameter_validation=True):
+        return LogisticRegression(C=C, solver="newton-cholesky", max_iter=max_iter).fit(
+            Z, y, sample_weight=w
+        )
+
+
+def _assert_agrees(X, y, w, C=1.0):
+    """Standardize, then solve both ways: the same iterations, probabilities within AGREE."""
+    scale = standardize(X)
+    Z = (X - scale.mean) / scale.scale
+    reference = _sklearn_fit(Z, y, w, C)
+    solution = newton_logistic(Z, y, w, C, reference.tol, reference.max_iter)
+    assert solution is not None
+    assert solution.iterations == reference.n_iter_[0]
+    ours = 1.0 / (1.0 + np.exp(-(Z @ solution.coef + solution.intercept)))
+    gap = np.max(np.abs(ours - reference.predict_proba(Z)[:, 1]))
+    assert gap <= AGREE, gap
+    return gap
+
+
+def _problem(rng, n, d, weighted, shift=0.0):
+    X = rng.normal(size=(n, d)) * rng.uniform(0.05, 20.0, d) + rng.normal(size=d) * shift
+    y = (X @ rng.normal(size=d) / X.std(axis=0).sum() + rng.normal(size=n) > 0).astype(np.int64)
+    w = rng.uniform(0.0, 3.0, n) if weighted else None
+    return X, y, w
+
+
+def test_standardize_is_standard_scaler_bit_for_bit():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 6)) * [1e-3, 1.0, 50.0, 1e4, 1.0, 1.0] + [0, 3, -7, 1e6, 0, 0]
+    X[:, 4] = 2.5  # constant: scale 1
+    X[:, 5] = 0.0  # an all-zero one-hot column (a regime absent from the window)
+    X[::7, 5] = 1.0
+    for rows in (X, X[:1], X[:2], X[:, 4:5]):
+        reference = StandardScaler().fit(rows)
+        ours = fit_scaler(rows)
+        for name in ("mean_", "var_", "scale_"):
+            assert np.array_equal(getattr(ours, name), getattr(reference, name)), name
+        assert type(ours.n_samples_seen_) is type(reference.n_samples_seen_)
+        assert ours.n_samples_seen_ == reference.n_samples_seen_
+        assert ours.n_features_in_ == reference.n_features_in_
+        assert np.array_equal(ours.transform(rows), reference.transform(rows))
+    assert fit_scaler(X, "scikit-learn").scale_[4] == 1.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(30, 600),
+    d=st.integers(1, 25),
+    weighted=st.booleans(),
+    C=st.sampled_from([0.01, 1.0, 100.0]),
+)
+def test_newton_matches_scikit_learn_on_random_problems(seed, n, d, weighted, C):
+    X, y, w = _problem(np.random.default_rng(seed), n, d, weighted, shift=5.0)
+    if 0 < y.sum() < n:  # both classes, as the engine requires before fitting
+        _assert_agrees(X, y, w, C)
+
+
+def test_newton_backtracks_as_scikit_learn_does(monkeypatch):
+    # a few mislabeled rows far out make the full Newton step overshoot: the line search must
+    # shorten it exactly where scikit-learn does (else the iterates, and the counts, part)
+    evaluations = []
+    loss_gradient = solver._loss_gradient
+
+    def counted(y, raw):
+        evaluations.append(1)
+        return loss_gradient(y, raw)
+
+    monkeypatch.setattr(solver, "_loss_gradient", counted)
+    iterations = 0
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        X = rng.normal(size=(300, 3))
+        y = (X[:, 0] > 0).astype(np.int64)
+        X[:3] *= 200.0
+        y[:3] = 1 - y[:3]
+        _assert_agrees(X, y, None, C=1e4)
+        iterations += newton_logistic(
+            (X - X.mean(axis=0)) / X.std(axis=0), y, None, 1e4, 1e-4, 200
+        ).iterations
+    assert len(evaluations) > 2 * iterations + 10  # steps were shortened, not all taken whole
+
+
+def test_newton_matches_scikit_learn_on_the_engines_own_problems():
+    # every training set a short factorial asks for: regime x feature designs, profit weights,
+    # feedback rows
+    problems = []
+    fit_model_of_engine = training.fit_model
+
+    def record(X, y, w, config, *args):
+        problems.append((np.array(X), np.array(y), None if w is None else np.array(w)))
+        return fit_model_of_engine(X, y, w, config, *args)
+
+    market = rl.generate_market(3, n_days=400, n_tickers=4)
+    configs = [
+        rl.OLD,
+        rl.NEW,
+        rl.NEW.without_fix("feedback_loop"),
+        rl.OLD.with_fix("regime_awareness"),
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training, "fit_model", record)
+        rl.walk_forward_many(market, configs)
+    assert len(problems) > 40 and {p[0].shape[1] for p in problems} == {11, 59}
+    assert any(w is not None for _, _, w in problems)
+    gaps = [_assert_agrees(X, y, w) for X, y, w in problems]
+    assert max(gaps) < AGREE
+
+
+def test_fit_model_gives_the_same_fitted_pipeline_both_ways():
+    X, y, w = _problem(np.random.default_rng(1), 300, 5, weighted=True, shift=2.0)
+    ours = fit_model(X, y, w, rl.OLD)
+    reference = fit_model(X, y, w, rl.OLD, implementation="scikit-learn")
+    for a, b in zip(ours, reference, strict=True):
+        assert type(a) is type(b)
+        fitted = sorted(k for k in vars(b) if k.endswith("_"))
+        assert sorted(k for k in vars(a) if k.endswith("_")) == fitted
+        for name in fitted:
+            x, z = getattr(a, name), getattr(b, name)
+            assert type(x) is type(z) and np.shape(x) == np.shape(z), name
+            assert getattr(x, "dtype", None) == getattr(z, "dtype", None), name
+    np.testing.assert_allclose(predict_proba(ours, X), predict_proba(reference, X), atol=AGREE)
+    np.testing.assert_allclose(ours.predict_proba(X), reference.predict_proba(X), atol=AGREE)
+    with pytest.raises(ValueError, match="unknown implementation 'sklearn'.*scikit-learn"):
+        fit_model(X, y, w, rl.OLD, implementation="sklearn")
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")
+def test_where_scikit_learn_leaves_newton_the_fit_is_scikit_learns_own():
+    X, y, _ = _problem(np.random.default_rng(2), 300, 4, weighted=False)
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    cases = [
+        # not converged within max_iter: scikit-learn warns and keeps its last iterate
+        (X, rl.OLD.replace(max_iter=1), ConvergenceWarning),
+        # no penalty and a repeated column: a singular Hessian, scikit-learn turns to L-BFGS
+        (np.column_stack([X, X[:, 1]]), rl.OLD.replace(C=np.inf), scipy.linalg.LinAlgWarning),
+    ]
+    assert newton_logistic(Z, y, None, 1.0, 1e-4, 1) is None
+    assert newton_logistic(np.column_stack([Z, Z[:, 1]]), y, None, np.inf, 1e-4, 200) is None
+    for rows, config, warning in cases:
+        with pytest.warns(warning):
+            ours = fit_model(rows, y, None, config)
+        reference = fit_model(rows, y, None, config, implementation="scikit-learn")
+        assert np.array_equal(ours[-1].coef_, reference[-1].coef_)
+        assert np.array_equal(ours[-1].intercept_, reference[-1].intercept_)
+        assert np.array_equal(ours[-1].n_iter_, reference[-1].n_iter_)
