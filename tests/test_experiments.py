@@ -54,6 +54,23 @@ def test_cache_is_used_and_keyed_by_config(local_sweep, monkeypatch):
     assert len(calls) == 1
 
 
+def test_a_sweep_the_cache_serves_starts_no_worker(local_sweep, monkeypatch, tmp_path):
+    frame, cache = local_sweep
+
+    def no_workers(*args, **kwargs):
+        raise AssertionError("a sweep served by the cache started workers")
+
+    monkeypatch.setattr(ex, "Parallel", no_workers)
+    cached = ex.sweep(CONFIGS, SPECS, n_jobs=2, cache_location=cache, progress=False)
+    pd.testing.assert_frame_equal(cached, frame)
+    monkeypatch.undo()
+    # half cached: the cached runs are loaded, the others computed, in the frame's order
+    half = tmp_path / "half"
+    ex.sweep({"NEW": rl.NEW}, SPECS, n_jobs=1, cache_location=half, progress=False)
+    mixed = ex.sweep(CONFIGS, SPECS, n_jobs=2, cache_location=half, progress=False)
+    pd.testing.assert_frame_equal(mixed, frame)
+
+
 def test_markets_read_from_data_dir_equal_generated(tmp_path):
     spec = SPECS[0]
     market = spec.build()

@@ -11,8 +11,9 @@ from threadpoolctl import threadpool_info
 
 import retrainlab as rl
 from retrainlab.engine.many import FitCache
+from retrainlab.engine.market_data import MarketData
 from retrainlab.engine.model import can_fit, fit_model, fit_scaler, predict_proba
-from retrainlab.engine.training import one_thread
+from retrainlab.engine.training import DesignPanel, one_thread
 from retrainlab.research.experiments import MarketSpec
 
 TIMINGS = ("fit_seconds", "total_seconds")
@@ -154,3 +155,14 @@ def test_nested_one_thread_blocks_keep_one_thread_and_restore_the_outer_setting(
         assert threads() == inside  # the inner block leaves the outer limit in force
     assert threads() == before
     assert all(n == 1 for n in inside)
+
+
+def test_another_design_shares_the_markets_regime_tables():
+    # walk_forward_many builds one MarketData per regime source and swaps only the design panel
+    # for configs with another design: the regime tables (market only) are built once
+    market = rl.generate_market(0, n_days=200, n_tickers=2)
+    data = MarketData.build(market, rl.OLD, None)
+    panel = DesignPanel.build(data.features, data.regimes, data.close, rl.NEW)
+    other = data.with_panel(panel)
+    assert other.panel is panel and other.features is data.features
+    assert other.regime_tables is data.regime_tables

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -222,6 +223,15 @@ def test_tidy_notebook_moves_timings_to_the_run_log(tmp_path):
     assert outputs[1]["data"]["text/plain"] == "{'m': [0.512195122, 3]}"  # results precision
     assert tidied.metadata["papermill"] == {"x": 1}
     assert json.loads(log.read_text())["timings"] == {"03_step": 3.2}
+
+
+def test_notebooks_tidied_at_once_keep_every_entry_of_the_run_log(tmp_path):
+    # make -j tidies two notebooks at a time: each read-modify-write of the log holds a lock
+    log = tmp_path / "run_log.json"
+    steps = [f"{i:02d}_step" for i in range(12)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(lambda step: runlog._log(log, step, {"duration": 1.0}), steps))
+    assert sorted(json.loads(log.read_text())["timings"]) == steps
 
 
 # --------------------------------------------------------------------------- explore

@@ -29,7 +29,6 @@ differ, so the code path is the walk-forward's.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import time
 from collections.abc import Callable, Hashable, Sequence
@@ -199,7 +198,7 @@ def walk_forward_many(
                     panels[design] = base
                 else:
                     panel = DesignPanel.build(base.features, base.regimes, base.close, config)
-                    panels[design] = dataclasses.replace(base, panel=panel)
+                    panels[design] = base.with_panel(panel)
             run = start_run(market, config, data=panels[design])
             weighting = hooks.providers.get("sample_weights")
             first = _first_valid_day(run.data.panel)

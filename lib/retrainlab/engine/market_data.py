@@ -8,6 +8,7 @@ regime source and shares it between configurations (with a ``DesignPanel`` per d
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -86,6 +87,14 @@ class MarketData:
             panel=DesignPanel.build(features, regimes, close, config),
             external=OutcomeTable.from_records(outcomes or (), lookup),
         )
+
+    def with_panel(self, panel: DesignPanel) -> MarketData:
+        """This market's data with another design panel (a config with another design or
+        horizon). The regime tables do not depend on the design: built once, shared."""
+        other = dataclasses.replace(self, panel=panel)
+        # where cached_property keeps its value (the instance dict: frozen does not guard it)
+        other.__dict__["regime_tables"] = self.regime_tables
+        return other
 
     @cached_property
     def regime_tables(self) -> tuple[pd.DataFrame, pd.Series]:

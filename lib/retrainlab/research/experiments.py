@@ -212,14 +212,25 @@ EQUAL_RISK_VOLATILITY = 0.10
 NUMERIC_PACKAGES: tuple[str, ...] = ("numpy", "scipy", "scikit-learn", "pandas", "joblib")
 
 
+def provenance() -> dict[str, Any]:
+    """What produced a results file's runs: the engine's code version (``code_version``) and
+    the versions of the numeric packages (Python as major.minor: patch releases do not change
+    numbers). Part of every ``protocol``; a study with its own protocol records it too."""
+    return {
+        "engine": code_version(),
+        "environment": {
+            "python": "{}.{}".format(*sys.version_info[:2]),
+            **{name: metadata.version(name) for name in NUMERIC_PACKAGES},
+        },
+    }
+
+
 def protocol(config: RetrainConfig = OLD) -> dict[str, Any]:
     """The facts of a study's protocol, written into its results file for the report's prose.
 
     Every non-fix field of ``config`` (horizon, windows, cost, thresholds, ...: whatever the
     engine defines, so a new field such as an execution lag appears by itself), the cost levels
-    every run is scored at, the equal-volatility target, the fixes, the engine's code version and
-    the versions of the numeric packages (Python as major.minor: patch releases do not change
-    numbers).
+    every run is scored at, the equal-volatility target, the fixes and the ``provenance``.
     """
     fields = {k: v for k, v in config.to_dict().items() if k not in FIXES}
     return {
@@ -227,11 +238,7 @@ def protocol(config: RetrainConfig = OLD) -> dict[str, Any]:
         "cost_levels_bps": list(COSTS_BPS),
         "equal_risk_volatility": EQUAL_RISK_VOLATILITY,
         "fixes": list(FIXES),
-        "engine": code_version(),
-        "environment": {
-            "python": "{}.{}".format(*sys.version_info[:2]),
-            **{name: metadata.version(name) for name in NUMERIC_PACKAGES},
-        },
+        **provenance(),
     }
 
 
@@ -329,15 +336,26 @@ def sweep(
     version = code_version()
     data = None if data_dir is None else str(data_dir)
     jobs = [(name, config, spec) for name, config in configs.items() for spec in specs]
-    calls = (
-        delayed(_evaluate_cached)(location, asdict(config), asdict(spec), data, version)
-        for _, config, spec in jobs
-    )
-    with _backend(n_jobs, dask_address) as workers:
-        runner = Parallel(n_jobs=workers, return_as="generator")
-        results = list(
-            tqdm(runner(calls), total=len(jobs), desc=desc, disable=not progress, mininterval=1.0)
-        )
+    arguments = [(asdict(config), asdict(spec), data, version) for _, config, spec in jobs]
+    results: list[dict[str, float] | None] = [None] * len(jobs)
+    # runs already in the cache are loaded here; only the others go to workers, so a sweep the
+    # cache serves whole (an ablation after the factorial) starts no worker at all
+    memory = None if location is None else _run_memory(location)
+    missing = []
+    for index, args in enumerate(arguments):
+        if memory is not None and memory.check_call_in_cache(*args):
+            results[index] = memory(*args)
+        else:
+            missing.append(index)
+    if missing:
+        calls = (delayed(_evaluate_cached)(location, *arguments[i]) for i in missing)
+        with _backend(n_jobs, dask_address) as workers:
+            runner = Parallel(n_jobs=workers, return_as="generator")
+            bar = tqdm(
+                runner(calls), total=len(missing), desc=desc, disable=not progress, mininterval=1.0
+            )
+            for index, summary in zip(missing, bar, strict=True):
+                results[index] = summary
     rows = []
     for (name, _, spec), summary in zip(jobs, results, strict=True):
         rows.append(

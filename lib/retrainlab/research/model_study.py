@@ -37,8 +37,7 @@ from retrainlab.research.evaluation import (
     buy_and_hold_sharpe,
     system_returns,
 )
-from retrainlab.research.experiments import protocol as engine_protocol
-from retrainlab.research.experiments import sweep
+from retrainlab.research.experiments import provenance, sweep
 
 #: The systems of the study, per model class (buy and hold is added beside them).
 SYSTEMS: tuple[str, ...] = ("OLD", "NEW", *(f"OLD+{fix}" for fix in FIXES))
@@ -264,10 +263,8 @@ def run_study(
     """
     configs = study_configs(models)
     classes: dict[str, dict[str, Any]] = {m: {} for m in models}
-    # which engine and packages produced the runs, as every results file records them
-    engine = {k: v for k, v in engine_protocol().items() if k in ("engine", "environment")}
     protocol: dict[str, Any] = {
-        **engine,
+        **provenance(),  # which engine and packages produced the runs, as in every results file
         "classes": list(models),
         "systems": [*SYSTEMS, BUY_AND_HOLD],
         "metric": "sharpe_ratio",

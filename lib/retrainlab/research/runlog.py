@@ -14,8 +14,11 @@ show in them.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -140,7 +143,22 @@ def _git(*args: str) -> str:
     ).stdout
 
 
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path``'s lock file: ``make -j`` tidies notebooks at once,
+    and each read-modify-write of the run log must see the others' entries."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def _log(run_log: Path, step: str, entry: dict[str, Any]) -> None:
+    with _locked(run_log):
+        _log_unlocked(run_log, step, entry)
+
+
+def _log_unlocked(run_log: Path, step: str, entry: dict[str, Any]) -> None:
     log = read_results(run_log) if run_log.exists() else {"timings": {}}
     if "duration" in entry:
         log["timings"][step] = round(float(entry["duration"]), 1)
@@ -153,8 +171,9 @@ def _log(run_log: Path, step: str, entry: dict[str, Any]) -> None:
     except (OSError, subprocess.CalledProcessError):
         log["commit"] = "unknown (not a git checkout)"
     log["python"] = sys.version.split()[0]
-    run_log.parent.mkdir(parents=True, exist_ok=True)
-    run_log.write_text(json.dumps(log, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    partial = run_log.with_name(run_log.name + ".partial")
+    partial.write_text(json.dumps(log, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(partial, run_log)  # a reader never sees half a file
 
 
 # --------------------------------------------------------------------------- results files
