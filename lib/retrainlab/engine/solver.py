@@ -23,7 +23,9 @@ Where scikit-learn would leave its Newton path (a singular Hessian, a step that 
 a line search that fails, no convergence within ``max_iter``: it then switches to L-BFGS and
 warns), ``newton_logistic`` returns None and the caller fits with scikit-learn itself, so those
 rare cases behave exactly as before. ``engine.model.fit_model`` keeps both paths
-(``implementation="numpy"`` by default, ``"scikit-learn"`` for the library's own fit).
+(``implementation="numpy"`` by default, ``"scikit-learn"`` for the library's own fit). The
+tests compare the two on the installed scikit-learn, so a new pin that changed its algorithm
+would fail them rather than drift silently.
 """
 
 from __future__ import annotations
