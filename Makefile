@@ -149,7 +149,8 @@ $(REPORTS)/06_factorial.ipynb: notebooks/06_factorial.ipynb $(REPORTS)/01_genera
 	$(RUN) $< $@ $(STUDY) -p confirmation_seeds $(CONFIRM_SEEDS) $(FACT_PANEL) $(RESULTS)
 	$(TIDY)
 
-$(REPORTS)/10_enhancement_report.ipynb: notebooks/10_enhancement_report.ipynb $(REPORTS)/00_replication.ipynb $(REPORTS)/03_final_comparison.ipynb $(REPORTS)/04_real_equities.ipynb $(REPORTS)/05_sensitivity.ipynb $(REPORTS)/06_factorial.ipynb $(LIBSRC) | $(STAMP)
+# the report also reads the model study's results when present (make study-models writes them)
+$(REPORTS)/10_enhancement_report.ipynb: notebooks/10_enhancement_report.ipynb $(REPORTS)/00_replication.ipynb $(REPORTS)/03_final_comparison.ipynb $(REPORTS)/04_real_equities.ipynb $(REPORTS)/05_sensitivity.ipynb $(REPORTS)/06_factorial.ipynb $(wildcard $(REPORTS)/results/model_study.json) $(LIBSRC) | $(STAMP)
 	$(RUN) $< $@ $(RESULTS) $(REPORT_RUNLOG)
 	$(TIDY)
 
