@@ -47,7 +47,9 @@ def _assert_agrees(X, y, w, C=1.0):
 def _problem(rng, n, d, weighted, shift=0.0):
     X = rng.normal(size=(n, d)) * rng.uniform(0.05, 20.0, d) + rng.normal(size=d) * shift
     y = (X @ rng.normal(size=d) / X.std(axis=0).sum() + rng.normal(size=n) > 0).astype(np.int64)
-    w = rng.uniform(0.0, 3.0, n) if weighted else None
+    w = None
+    if weighted:  # a quarter at exactly zero: rows that count for nothing
+        w = np.where(rng.random(n) < 0.25, 0.0, rng.uniform(0.0, 3.0, n))
     return X, y, w
 
 
@@ -172,3 +174,19 @@ def test_where_scikit_learn_leaves_newton_the_fit_is_scikit_learns_own():
         assert np.array_equal(ours[-1].coef_, reference[-1].coef_)
         assert np.array_equal(ours[-1].intercept_, reference[-1].intercept_)
         assert np.array_equal(ours[-1].n_iter_, reference[-1].n_iter_)
+
+
+def test_inputs_outside_the_engines_are_scikit_learns_own_fit():
+    # labels other than 0/1 (scikit-learn encodes y == classes_[1]; three classes: multinomial)
+    # and negative weights (scikit-learn takes |h|) never reach the transcription
+    X, y, w = _problem(np.random.default_rng(4), 200, 3, weighted=True)
+    cases = [(2 * y, None), (y + (X[:, 1] > 1), None)]
+    cases.append((y, np.where(np.arange(200) % 7 == 0, -0.5, w)))
+    for labels, weights in cases:
+        Z = (X - X.mean(axis=0)) / X.std(axis=0)
+        assert newton_logistic(Z, labels, weights, 1.0, 1e-4, 200) is None
+        ours = fit_model(X, labels, weights, rl.OLD)
+        reference = fit_model(X, labels, weights, rl.OLD, implementation="scikit-learn")
+        assert np.array_equal(ours[-1].classes_, reference[-1].classes_)
+        assert np.array_equal(ours[-1].coef_, reference[-1].coef_)
+        assert np.array_equal(ours[-1].intercept_, reference[-1].intercept_)

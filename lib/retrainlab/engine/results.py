@@ -4,7 +4,7 @@ book to market (daily returns), closing trades, and the summaries (``metrics``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, get_type_hints
 
 import numpy as np
 import pandas as pd
@@ -18,10 +18,10 @@ from retrainlab.engine.outcomes import signed_pnl
 from retrainlab.engine.regimes import regime_code, regime_names
 
 __all__ = [
+    "FitLogRow",
     "TRADE_COLUMNS",
     "WalkForwardResult",
     "close_trades",
-    "FitLogRow",
     "fit_tables",
     "mark_to_market",
     "summarise",
@@ -220,7 +220,11 @@ class FitLogRow(NamedTuple):
 
 #: Columns of the refit log rows (``fit_tables``), in order.
 FIT_LOG_COLUMNS: tuple[str, ...] = FitLogRow._fields
-_FIT_LOG_TYPES = (np.int64, bool, np.int64, np.int64, np.int64, np.int64, np.float64)
+#: Their array types, from the field types (the row's one home)
+_FIT_LOG_TYPES = tuple(
+    {int: np.int64, bool: bool, float: np.float64}[kind]
+    for kind in get_type_hints(FitLogRow).values()
+)
 
 
 def fit_tables(

@@ -19,10 +19,12 @@ arithmetic only, step for step as scikit-learn 1.9 does it, so the fitted models
   1,019 fits of a market's factorial), not bit for bit: numpy's ``exp`` and scikit-learn's
   compiled loss round differently in the last bit.
 
-Where scikit-learn would leave its Newton path (a singular Hessian, a step that does not descend,
-a line search that fails, no convergence within ``max_iter``: it then switches to L-BFGS and
-warns), ``newton_logistic`` returns None and the caller fits with scikit-learn itself, so those
-rare cases behave exactly as before. ``engine.model.fit_model`` keeps both paths
+Where scikit-learn would leave its Newton path (a singular or ill-conditioned Hessian, many
+non-positive point-wise Hessians, a step that does not descend, a line search that fails: it then
+switches to L-BFGS and warns) or not converge within ``max_iter`` (it warns and keeps its last
+iterate), and for inputs outside the engine's own (labels other than 0/1, negative weights),
+``newton_logistic`` returns None and the caller fits with scikit-learn itself, so those rare
+cases behave exactly as scikit-learn does. ``engine.model.fit_model`` keeps both paths
 (``implementation="numpy"`` by default, ``"scikit-learn"`` for the library's own fit). The
 tests compare the two on the installed scikit-learn, so a new pin that changed its algorithm
 would fail them rather than drift silently.
@@ -139,8 +141,9 @@ def newton_logistic(
     max_iter: int,
 ) -> LogisticSolution | None:
     """The L2 logistic regression of binary ``y`` (0/1) on ``X`` (n, d) float64 by scikit-learn's
-    Newton-Cholesky algorithm (module docstring); None where scikit-learn would leave it (the
-    caller then fits with scikit-learn). Inputs are assumed validated: finite, both classes."""
+    Newton-Cholesky algorithm (module docstring); None where scikit-learn would leave it, or
+    where ``y`` is not 0/1 or a weight is negative (the caller then fits with scikit-learn).
+    Inputs are assumed validated otherwise: finite, both classes present."""
     # exp overflows in the branches np.where discards (|raw| > 709): not an error here
     with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
         # scikit-learn treats an ill-conditioned Hessian (scipy's warning) as a failure
@@ -159,6 +162,10 @@ def _newton(
     n, d = X.shape
     target = np.asarray(y, dtype=np.float64)
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    # scikit-learn encodes other labels as (y == classes_[1]) and takes |h| for negative
+    # weights; the engine has neither, so those cases are left to scikit-learn
+    if not np.all((target == 0) | (target == 1)) or (weights is not None and (weights < 0).any()):
+        return None
     total = float(n) if weights is None else float(np.sum(weights))
     l2 = 1.0 / (C * total)
     coef = np.zeros(d + 1)  # coefficients, then the intercept
