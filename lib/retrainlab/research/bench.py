@@ -132,21 +132,27 @@ def profile_walk_forward(
     return out.getvalue()
 
 
+def _training_rows(config: RetrainConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(X, y, forward)`` of every labelled row of ``generate_market(seed=0)`` in ``config``'s
+    design: the training sets the refit timings slice."""
+    market = generate_market(seed=0)
+    close = np.asarray(market.close, dtype=np.float64)
+    features = compute_features(market.open, market.high, market.low, close, market.volume)
+    panel = DesignPanel.build(features, detect_regimes(close), close, config)
+    return panel.window(0, len(close) - 1 - config.horizon)
+
+
 def time_model_fits(sizes: tuple[int, ...] = (300, 2500), repeat: int = 3) -> list[dict]:
     """Seconds of one refit (``engine.training.fit``, NEW without the feedback loop) per model
     class and training-set size, best of ``repeat`` after one warm-up fit (the LSTM compiles
     its training function once per padded size; later refits reuse it)."""
-    market = generate_market(seed=0)
-    close = np.asarray(market.close, dtype=np.float64)
-    features = compute_features(market.open, market.high, market.low, close, market.volume)
     rows = []
     for name in MODEL_CLASSES:
         if name == "lstm" and not lstm_available():
             rows.append({"model": name, "skipped": "the LSTM extra is not installed"})
             continue
         config = NEW.without_fix("feedback_loop").replace(model=name)
-        panel = DesignPanel.build(features, detect_regimes(close), close, config)
-        X, y, fwd = panel.window(0, len(close) - 1 - config.horizon)
+        X, y, fwd = _training_rows(config)
         for n in sizes:
             samples = TrainingSet(X[:n], y[:n], None, n, 0, confidence_target(fwd[:n]))
             times = []
@@ -162,12 +168,8 @@ def time_logistic_fits(sizes: tuple[int, ...] = (300, 2500), repeat: int = 3) ->
     """Seconds of one logistic fit (``model.fit_model``, NEW's regime x feature design, profit
     weights) by each implementation, best of ``repeat`` after a warm-up, and the largest gap
     between the two implementations' probabilities on the training rows."""
-    market = generate_market(seed=0)
-    close = np.asarray(market.close, dtype=np.float64)
-    features = compute_features(market.open, market.high, market.low, close, market.volume)
     config = NEW.without_fix("feedback_loop")
-    panel = DesignPanel.build(features, detect_regimes(close), close, config)
-    X, y, fwd = panel.window(0, len(close) - 1 - config.horizon)
+    X, y, fwd = _training_rows(config)
     rows = []
     for n in sizes:
         weights = np.abs(fwd[:n]) + 1e-3  # profit-weighted-loss-like weights
