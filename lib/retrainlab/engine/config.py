@@ -143,6 +143,14 @@ class RetrainConfig:
             )
 
     # ------------------------------------------------------------------ fixes
+    def protocol(self) -> dict[str, Any]:
+        """Every field but the fix switches, in field order: what the fixes are tested under
+        (horizon, windows, costs, model, ...)."""
+        # getattr, not to_dict: asdict deep-copies, and walk_forward_many asks this per config
+        return {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in FIXES
+        }
+
     @property
     def fixes(self) -> tuple[str, ...]:
         """The fixes switched on, in ``FIXES`` order."""
@@ -172,7 +180,7 @@ class RetrainConfig:
         """Short human label: ``OLD``, ``NEW``, ``OLD+fix``, ``NEW-fix`` or ``OLD+a+b``."""
         on = self.fixes
         # A "*" marks a protocol (horizon, costs, ...) that differs from the defaults.
-        suffix = "" if _protocol(self) == _protocol(RetrainConfig()) else "*"
+        suffix = "" if self.protocol() == _DEFAULT_PROTOCOL else "*"
         if not on:
             return "OLD" + suffix
         if len(on) == len(FIXES):
@@ -238,10 +246,6 @@ class RetrainConfig:
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def _protocol(config: RetrainConfig) -> dict[str, Any]:
-    """The non-fix fields of ``config``."""
-    return {k: v for k, v in config.to_dict().items() if k not in FIXES}
-
-
 OLD = RetrainConfig()
+_DEFAULT_PROTOCOL = OLD.protocol()
 NEW = OLD.with_fixes(*FIXES)

@@ -21,10 +21,17 @@ What is shared, and why that is exact:
   unweighted), so fits on the same rows with other weights share it (``model.fit_scaler``);
 * **the predictions**: a row's probability depends on that row and the model only, so a
   model's probabilities on a decision segment are computed once.
+* **everything before the book**, between configs whose hooks differ only in
+  ``position_size`` (e.g. ``confidence_sizing`` on and off, all else equal): sizes reach no
+  refit (the feedback loop learns from its trades' signs, not their sizes) and no threshold, so
+  their refits, predictions, thresholds and signals are the same arrays. The first such config
+  runs every step; each other one takes its decisions and refit log and runs only
+  ``open_positions`` with its own sizes, then ``finish_run`` (its refit log's ``seconds`` are
+  0: it asked for no fit).
 
-Each config still runs the engine's own steps (``refit``, ``predict``, ``decide``, then
-``finish_run``); only the fit function passed to ``refit`` and the prebuilt ``MarketData``
-differ, so the code path is the walk-forward's.
+Each config still runs the engine's own steps (``refit``, ``predict``, ``decide``,
+``open_positions``, then ``finish_run``); only the fit function passed to ``refit`` and the
+prebuilt ``MarketData`` differ, so the code path is the walk-forward's.
 """
 
 from __future__ import annotations
@@ -47,8 +54,12 @@ from retrainlab.engine.model import can_fit, fit_scaler, predict_proba
 from retrainlab.engine.results import WalkForwardResult
 from retrainlab.engine.training import DesignPanel, TrainingSet, fit, one_thread, window_rows
 from retrainlab.engine.walkforward import (
+    Book,
+    FitLog,
+    Run,
     decide,
     finish_run,
+    open_positions,
     predict,
     refit,
     start_run,
@@ -80,8 +91,40 @@ def all_configs(base: RetrainConfig = OLD, fixes: Sequence[str] = FIXES) -> list
 
 
 def _protocol(config: RetrainConfig) -> tuple:
-    """Every non-fix field of ``config`` (the fix switches act through the hooks)."""
-    return tuple(v for k, v in config.to_dict().items() if k not in FIXES)
+    """Every non-fix field's value (the fix switches act through the hooks), hashable."""
+    return tuple(config.protocol().values())
+
+
+def _decisions_key(config: RetrainConfig) -> tuple:
+    """What a run's steps before ``open_positions`` depend on: the protocol and every hook in
+    force but ``position_size``."""
+    functions = hooks_for(config).functions
+    return _protocol(config), frozenset(
+        (hook, function) for hook, function in functions.items() if hook != "position_size"
+    )
+
+
+def _resized(leader: Run, config: RetrainConfig) -> Run:
+    """A finished run of ``config`` from ``leader``'s, when the two differ only in the
+    ``position_size`` hook (``_decisions_key``): the same data, refits, predictions and
+    decisions (shared, read only), its own book."""
+    n_days, k = leader.book.positions.shape
+    run = Run(
+        config=config,
+        hooks=hooks_for(config),
+        data=leader.data,
+        schedule=leader.schedule,
+        decisions=leader.decisions,
+        book=Book.empty(n_days, k, len(leader.schedule.days)),
+        fits=FitLog(
+            rows=[row._replace(seconds=0.0) for row in leader.fits.rows],
+            coefficients=leader.fits.coefficients,
+        ),
+        thresholds=leader.thresholds,
+        model=leader.model,
+    )
+    open_positions(run, range(len(run.schedule.days)))
+    return run
 
 
 def _first_valid_day(panel: DesignPanel) -> int:
@@ -184,10 +227,17 @@ def walk_forward_many(
     # the market's data depends on one config field, the regime source (detected or true)
     shared: dict[str, MarketData] = {}
     panels: dict[tuple, MarketData] = {}
+    leaders: dict[tuple, Run] = {}  # by _decisions_key: the run that made those decisions
     results = []
     with one_thread(), sklearn.config_context(assume_finite=True):
         for config in configs:
             started = time.perf_counter()
+            key = _decisions_key(config)
+            if key in leaders:
+                result = finish_run(market, _resized(leaders[key], config))
+                result.total_seconds = time.perf_counter() - started
+                results.append(result)
+                continue
             hooks = hooks_for(config)
             # the design matrix depends on the design hook and the protocol (horizon: labels)
             design = (hooks.providers.get("design"), _protocol(config))
@@ -211,6 +261,8 @@ def walk_forward_many(
                 predict(run, segment, cache.predictor((design, segment.start, segment.stop)))
                 for i in segment:
                     decide(run, i)
+                open_positions(run, segment)
+            leaders[key] = run
             result = finish_run(market, run)
             result.total_seconds = time.perf_counter() - started
             results.append(result)

@@ -81,14 +81,14 @@ def make_model_scaler() -> StandardScaler:
     return StandardScaler()
 
 
+def make_logit(config: RetrainConfig) -> LogisticRegression:
+    """The pipeline's unfitted ``LogisticRegression(C=config.C)`` (Newton-Cholesky)."""
+    return LogisticRegression(C=config.C, solver=SOLVER, max_iter=config.max_iter)
+
+
 def make_model(config: RetrainConfig) -> Pipeline:
     """An unfitted ``Pipeline(StandardScaler, LogisticRegression(C=config.C))`` (Newton-Cholesky)."""
-    return Pipeline(
-        [
-            ("scaler", make_model_scaler()),
-            ("logit", LogisticRegression(C=config.C, solver=SOLVER, max_iter=config.max_iter)),
-        ]
-    )
+    return Pipeline([("scaler", make_model_scaler()), ("logit", make_logit(config))])
 
 
 def _check_implementation(implementation: str) -> None:
@@ -154,7 +154,7 @@ def fit_model(
     _check_implementation(implementation)
     if config.model != "logistic":
         return make_model_class(config).fit(X, y, sample_weight, confidence)
-    logit = make_model(config)[-1]
+    logit = make_logit(config)
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     # Step by step, the arithmetic of ``Pipeline.fit`` (scaler fit, then the regression on
     # ``(X - mean_) / scale_``, which is what ``scaler.transform`` computes), without the

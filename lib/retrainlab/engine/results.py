@@ -186,6 +186,7 @@ def close_trades(
     size = np.abs(positions[entry, tic])
     p0, p1 = close[entry, tic], close[exit_, tic]
     pnl = signed_pnl(side.astype(np.float64), p0, p1)
+    # the dict is in TRADE_COLUMNS order (tested): no ``columns=``, which reindexes the dict
     return pd.DataFrame(
         {
             "ticker": np.array(tickers, dtype=object)[tic],
@@ -201,8 +202,7 @@ def close_trades(
             "exit_price": p1,
             "pnl_pct": pnl,
             "trade_return": size * pnl,
-        },
-        columns=list(TRADE_COLUMNS),
+        }
     )
 
 

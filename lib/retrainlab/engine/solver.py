@@ -38,6 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
+from retrainlab.engine.models.base import binary_labels, nonnegative_weights
+
 #: Backtracking line search: step factor and Armijo constant (scikit-learn's 1/2 and 2^-11).
 LINE_SEARCH_BETA: float = 0.5
 LINE_SEARCH_SIGMA: float = 0.00048828125
@@ -148,69 +150,60 @@ def newton_logistic(
     with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
         # scikit-learn treats an ill-conditioned Hessian (scipy's warning) as a failure
         warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
-        return _newton(X, y, sample_weight, C, tol, max_iter)
-
-
-def _newton(
-    X: np.ndarray,
-    y: np.ndarray,
-    sample_weight: np.ndarray | None,
-    C: float,
-    tol: float,
-    max_iter: int,
-) -> LogisticSolution | None:
-    n, d = X.shape
-    target = np.asarray(y, dtype=np.float64)
-    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    # scikit-learn encodes other labels as (y == classes_[1]) and takes |h| for negative
-    # weights; the engine has neither, so those cases are left to scikit-learn
-    if not np.all((target == 0) | (target == 1)) or (weights is not None and (weights < 0).any()):
-        return None
-    total = float(n) if weights is None else float(np.sum(weights))
-    l2 = 1.0 / (C * total)
-    coef = np.zeros(d + 1)  # coefficients, then the intercept
-    raw = X @ coef[:d] + coef[d]
-    pointwise = _loss(target, raw)
-    if weights is not None:
-        pointwise = weights * pointwise
-    loss = float(np.sum(pointwise) / total)
-    gradient = np.empty(d + 1)
-    hessian = np.empty((d + 1, d + 1))
-    for iteration in range(1, max_iter + 1):
-        g, h = _gradient_hessian(target, raw)
+        n, d = X.shape
+        target = np.asarray(y, dtype=np.float64)
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        # scikit-learn encodes other labels as (y == classes_[1]) and takes |h| for negative
+        # weights; the engine has neither (models.base's rules), so those are left to scikit-learn
+        if not (binary_labels(target) and nonnegative_weights(weights)):
+            return None
+        total = float(n) if weights is None else float(np.sum(weights))
+        l2 = 1.0 / (C * total)
+        coef = np.zeros(d + 1)  # coefficients, then the intercept
+        raw = X @ coef[:d] + coef[d]
+        pointwise = _loss(target, raw)
         if weights is not None:
-            g *= weights
-            h *= weights
-        g /= total
-        h /= total
-        # many non-positive point-wise Hessians: scikit-learn switches to L-BFGS
-        if not (h > 0).all() and np.average(h <= 0, weights=weights) > 0.25:
-            return None
-        gradient[:d] = X.T @ g + l2 * coef[:d]
-        gradient[d] = g.sum()
-        # X' diag(h) X as S'S with S = sqrt(h) X: numpy computes a product of an array with
-        # its own transpose by BLAS syrk, one triangle, ~30% faster on the 59-column designs
-        root = np.sqrt(h)[:, None] * X
-        hessian[:d, :d] = root.T @ root
-        hessian.reshape(-1)[: d * (d + 1) : d + 2] += l2  # the penalty: coefficients only
-        xh = X.T @ h
-        hessian[:d, d] = xh
-        hessian[d, :d] = xh
-        hessian[d, d] = h.sum()
-        try:
-            step = scipy.linalg.solve(hessian, -gradient, check_finite=False, assume_a="sym")
-        except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning):
-            return None
-        slope = float(gradient @ step)
-        if not slope <= 0:  # not a descent direction (or NaN)
-            return None
-        found = _line_search(X, target, weights, total, l2, coef, raw, loss, gradient, step, slope)
-        if found is None:
-            return None
-        coef, raw, loss, gradient = found
-        if np.max(np.abs(gradient)) <= tol and 0.5 * (step @ hessian @ step) <= tol:
-            return LogisticSolution(coef[:d].copy(), float(coef[d]), iteration)
-    return None
+            pointwise = weights * pointwise
+        loss = float(np.sum(pointwise) / total)
+        gradient = np.empty(d + 1)
+        hessian = np.empty((d + 1, d + 1))
+        for iteration in range(1, max_iter + 1):
+            g, h = _gradient_hessian(target, raw)
+            if weights is not None:
+                g *= weights
+                h *= weights
+            g /= total
+            h /= total
+            # many non-positive point-wise Hessians: scikit-learn switches to L-BFGS
+            if not (h > 0).all() and np.average(h <= 0, weights=weights) > 0.25:
+                return None
+            gradient[:d] = X.T @ g + l2 * coef[:d]
+            gradient[d] = g.sum()
+            # X' diag(h) X as S'S with S = sqrt(h) X: numpy computes a product of an array with
+            # its own transpose by BLAS syrk, one triangle, ~30% faster on the 59-column designs
+            root = np.sqrt(h)[:, None] * X
+            hessian[:d, :d] = root.T @ root
+            hessian.reshape(-1)[: d * (d + 1) : d + 2] += l2  # the penalty: coefficients only
+            xh = X.T @ h
+            hessian[:d, d] = xh
+            hessian[d, :d] = xh
+            hessian[d, d] = h.sum()
+            try:
+                step = scipy.linalg.solve(hessian, -gradient, check_finite=False, assume_a="sym")
+            except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning):
+                return None
+            slope = float(gradient @ step)
+            if not slope <= 0:  # not a descent direction (or NaN)
+                return None
+            found = _line_search(
+                X, target, weights, total, l2, coef, raw, loss, gradient, step, slope
+            )
+            if found is None:
+                return None
+            coef, raw, loss, gradient = found
+            if np.max(np.abs(gradient)) <= tol and 0.5 * (step @ hessian @ step) <= tol:
+                return LogisticSolution(coef[:d].copy(), float(coef[d]), iteration)
+        return None
 
 
 def _line_search(

@@ -1,10 +1,13 @@
 """Walk-forward backtest of one retraining system on one market, causal by construction.
 
-Protocol (docs/methodology.md, "Walk-forward"). The loop is five named steps per refit segment:
+Protocol (docs/methodology.md, "Walk-forward"). The loop is six named steps: per refit segment
 ``refit`` (training set and fit, ``retrainlab.engine.training``), ``predict``, ``decide``
-(thresholds, signals, opening positions), then once at the end ``mark_to_market`` and
-``close_trades`` (``retrainlab.engine.results``). What a fix changes enters through the hooks
-(``retrainlab.engine.hooks``); this module never asks which fixes are on.
+(thresholds and signals) and ``open_positions`` (the book), then once at the end
+``mark_to_market`` and ``close_trades`` (``retrainlab.engine.results``). What a fix changes
+enters through the hooks (``retrainlab.engine.hooks``); this module never asks which fixes are
+on. Position sizes reach no earlier step: the refits learn from their own trades' signs, never
+their sizes (``own_outcomes``), so two systems that differ only in the ``position_size`` hook
+share every step before ``open_positions`` (``walk_forward_many`` uses that).
 
 * **Features** are computed once per market (``retrainlab.engine.features``), and so are the detected
   regimes (``fixes.regime_awareness.detect_regimes``) and the model's design matrix for every
@@ -166,13 +169,28 @@ class Book:
             np.empty(n_decisions * k, dtype=np.int64),
         )
 
-    def open(self, i: int, row: int, tickers: np.ndarray, sizes: np.ndarray, hold: int) -> None:
-        """Decision ``i`` holds signed ``sizes`` in ``tickers`` for ``hold`` rows from ``row``."""
-        self.positions[row : row + hold, tickers] = sizes
-        n = self.n_opened
-        self.decision[n : n + tickers.size] = i
-        self.ticker[n : n + tickers.size] = tickers
-        self.n_opened = n + tickers.size
+    def open(
+        self,
+        decisions: np.ndarray,
+        rows: np.ndarray,
+        tickers: np.ndarray,
+        sizes: np.ndarray,
+        hold: int,
+    ) -> None:
+        """Open positions, in order: the ``m``-th is decision ``decisions[m]``'s, signed size
+        ``sizes[m]`` in ticker ``tickers[m]``, held ``hold`` rows from row ``rows[m]`` (cut at
+        the last row). Decisions are ``hold`` rows apart, so no two holdings of a ticker
+        overlap and the positions can be written at once."""
+        held = rows[:, None] + np.arange(hold)
+        inside = held < len(self.positions)
+        shape = held.shape
+        self.positions[held[inside], np.broadcast_to(tickers[:, None], shape)[inside]] = (
+            np.broadcast_to(sizes[:, None], shape)[inside]
+        )
+        n, m = self.n_opened, len(decisions)
+        self.decision[n : n + m] = decisions
+        self.ticker[n : n + m] = tickers
+        self.n_opened = n + m
 
     def opened(self) -> tuple[np.ndarray, np.ndarray]:
         return self.decision[: self.n_opened], self.ticker[: self.n_opened]
@@ -286,19 +304,25 @@ def predict(
 
 
 def decide(run: Run, i: int) -> None:
-    """Step 3: decision ``i``: classify with the thresholds in force, then let the policy see
-    the probabilities; open the non-neutral positions at the fill, ``execution_lag`` rows on."""
+    """Step 3: decision ``i``'s signals, classified with the thresholds in force; then the
+    threshold policy sees the probabilities."""
     p = run.decisions.probs[i]
     long_t, short_t = run.thresholds.thresholds
     run.decisions.thresholds[i] = long_t, short_t
-    code = signal_codes(p, long_t, short_t)
-    run.decisions.codes[i] = code
+    run.decisions.codes[i] = signal_codes(p, long_t, short_t)
     run.thresholds.observe(p)
-    traded = np.flatnonzero(code)
-    if traded.size:
-        sizes = code[traded] * run.hooks.position_size(p[traded])
-        fill = int(run.schedule.days[i]) + run.config.execution_lag
-        run.book.open(i, fill, traded, sizes, run.config.horizon)
+
+
+def open_positions(run: Run, segment: range) -> None:
+    """Step 4: the non-neutral signals of the decisions in ``segment`` open positions at their
+    fills, ``execution_lag`` rows on, sized by the ``position_size`` hook."""
+    codes = run.decisions.codes[segment.start : segment.stop]
+    i, j = np.nonzero(codes)  # in (decision, ticker) order
+    if i.size:
+        i += segment.start
+        sizes = codes[i - segment.start, j] * run.hooks.position_size(run.decisions.probs[i, j])
+        fills = run.schedule.days[i] + run.config.execution_lag
+        run.book.open(i, fills, j, sizes, run.config.horizon)
 
 
 # ---------------------------------------------------------------------------- the loop
@@ -343,6 +367,7 @@ def walk_forward(
             predict(run, segment)
             for i in segment:
                 decide(run, i)
+            open_positions(run, segment)
     result = finish_run(market, run)
     result.total_seconds = time.perf_counter() - started
     return result
@@ -372,9 +397,9 @@ def start_run(
 
 
 def finish_run(market: Market, run: Run) -> WalkForwardResult:
-    """Steps 4 and 5 (mark to market, close trades) and the result's tables."""
+    """Steps 5 and 6 (mark to market, close trades) and the result's tables."""
     config, data, days = run.config, run.data, run.schedule.days
-    dates, tickers = market.dates, list(market.tickers)
+    dates, tickers = market.dates, pd.Index(market.tickers)  # one Index for the three frames
     positions, probs, codes = run.book.positions, run.decisions.probs, run.decisions.codes
     start = min(first_decision_day(config), market.n_days)
     net = mark_to_market(positions, data.close, config.cost_bps)
@@ -390,7 +415,7 @@ def finish_run(market: Market, run: Run) -> WalkForwardResult:
         close=data.close,
         regimes=data.regimes,
         dates=dates,
-        tickers=tickers,
+        tickers=list(market.tickers),
         horizon=config.horizon,
         lag=config.execution_lag,
     )

@@ -92,7 +92,7 @@ def time_factorial(
     walk_forward(market, NEW)  # warm imports and caches
     cache = FitCache()
     started = time.perf_counter()
-    walk_forward_many(market, configs, cache)
+    results = walk_forward_many(market, configs, cache)
     many = [time.perf_counter() - started]
     started = time.perf_counter()
     for config in configs:
@@ -109,7 +109,7 @@ def time_factorial(
         "separate_seconds": separate,
         "many_seconds": many_seconds,
         "ratio": many_seconds / separate,
-        "n_refits": cache.n_requests,
+        "n_refits": sum(len(result.fits) for result in results),
         "n_distinct_fits": cache.n_fits,
         "n_markets": n_markets,
         "workers": workers,

@@ -232,9 +232,8 @@ def protocol(config: RetrainConfig = OLD) -> dict[str, Any]:
     engine defines, so a new field such as an execution lag appears by itself), the cost levels
     every run is scored at, the equal-volatility target, the fixes and the ``provenance``.
     """
-    fields = {k: v for k, v in config.to_dict().items() if k not in FIXES}
     return {
-        **fields,
+        **config.protocol(),
         "cost_levels_bps": list(COSTS_BPS),
         "equal_risk_volatility": EQUAL_RISK_VOLATILITY,
         "fixes": list(FIXES),

@@ -68,6 +68,19 @@ def check_panel(features: np.ndarray, regimes: np.ndarray) -> tuple[np.ndarray, 
     return features, regimes
 
 
+def binary_labels(y: np.ndarray) -> bool:
+    """True if every label is 0 or 1 (1 = the underlying rose): the engine's labels."""
+    y = np.asarray(y)
+    return bool(np.all((y == 0) | (y == 1)))
+
+
+def nonnegative_weights(sample_weight: np.ndarray | None) -> bool:
+    """True if there are no weights (every sample 1) or every weight is >= 0 (not NaN)."""
+    if sample_weight is None:
+        return True
+    return bool(np.all(np.asarray(sample_weight, dtype=np.float64) >= 0))
+
+
 def check_training_set(
     X: np.ndarray,
     y: np.ndarray,
@@ -84,11 +97,11 @@ def check_training_set(
         )
     if not np.all(np.isfinite(X)):
         raise ValueError("X contains NaN or infinite values: train on rows whose design is finite")
-    if not np.isin(y, (0, 1)).all():
+    if not binary_labels(y):
         raise ValueError("y must hold binary labels 0/1 (1 = the underlying rose)")
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight, dtype=np.float64)
-        if sample_weight.shape != y.shape or np.any(~(sample_weight >= 0)):
+        if sample_weight.shape != y.shape or not nonnegative_weights(sample_weight):
             raise ValueError("sample_weight must be (n,) finite and >= 0")
     return X, y.astype(np.int64), sample_weight
 
