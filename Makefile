@@ -7,7 +7,6 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 KERNEL := retrainlab
-PM     := $(BIN)/papermill --kernel $(KERNEL) --cwd notebooks --progress-bar
 REPORTS := reports
 
 # QUICK=1: a small, fast version of the whole pipeline (same code, fewer/smaller markets),
@@ -36,11 +35,13 @@ endif
 FIXES := profit_weighted_loss feedback_loop adaptive_thresholds regime_awareness long_lookback confidence_sizing
 STUDY   := -p seeds $(SEEDS) -p n_days $(N_DAYS) -p n_tickers $(N_TICKERS) -p data_dir ../data
 RESULTS := -p results_dir ../$(REPORTS)/results
-# papermill writes the executed copy; `time` prints each step's wall time
-RUN = @mkdir -p $(@D) $(REPORTS)/results; TIMEFORMAT="[time] $(@F): %1R s"; time $(PM)
-# then its timings (and anything else that changes on every run) move to the ignored run log
+# papermill writes the executed copy, then its timings (and anything else that changes on every
+# run) move to the ignored run log: both in one process (run-notebook); `time` prints the step's
+# wall time
 RUNLOG := $(REPORTS)/run_log.json
-TIDY = @$(BIN)/python -m retrainlab tidy-notebook $@ --run-log $(RUNLOG)
+RUN = @mkdir -p $(@D) $(REPORTS)/results; TIMEFORMAT="[time] $(@F): %1R s"; \
+  time $(BIN)/python -m retrainlab run-notebook --run-log $(RUNLOG) -- \
+  --kernel $(KERNEL) --cwd notebooks --progress-bar
 # a local QUICK run's appendix shows the run log; the committed default report never does
 ifeq ($(QUICK),1)
 REPORT_RUNLOG := -p run_log ../$(RUNLOG)
@@ -119,40 +120,32 @@ ABLATIONS := $(foreach fix,$(FIXES),$(REPORTS)/ablations/02_ablation_$(fix).ipyn
 
 $(REPORTS)/00_replication.ipynb: notebooks/00_replication.ipynb $(LIBSRC) $(STAMP)
 	$(RUN) $< $@ -p n_seeds_audit $(AUDIT_SEEDS) $(RESULTS)
-	$(TIDY)
 
 $(REPORTS)/01_generate_data.ipynb: notebooks/01_generate_data.ipynb $(LIBSRC) $(STAMP)
 	$(RUN) $< $@ $(STUDY) $(RESULTS)
-	$(TIDY)
 
 # After the factorial (order only): it files every configuration's run on the study's markets in
 # the run cache (experiments.remember_runs), so the ablations and 03 load their runs from it.
 $(REPORTS)/ablations/02_ablation_%.ipynb: notebooks/02_ablation.ipynb $(REPORTS)/01_generate_data.ipynb $(LIBSRC) | $(STAMP) $(REPORTS)/06_factorial.ipynb
 	$(RUN) $< $@ -p fix $* $(STUDY) $(RESULTS)
-	$(TIDY)
 
 $(REPORTS)/03_final_comparison.ipynb: notebooks/03_final_comparison.ipynb $(ABLATIONS) | $(STAMP)
 	$(RUN) $< $@ $(STUDY) $(RESULTS)
-	$(TIDY)
 
 $(REPORTS)/04_real_equities.ipynb: notebooks/04_real_equities.ipynb $(LIBSRC) $(STAMP)
 	$(RUN) $< $@ $(REAL_EQ) $(RESULTS)
-	$(TIDY)
 
 $(REPORTS)/05_sensitivity.ipynb: notebooks/05_sensitivity.ipynb $(ABLATIONS) | $(STAMP)
 	$(RUN) $< $@ -p seeds $(SENS_SEEDS) -p placebo_seeds $(SENS_SEEDS) -p n_days $(N_DAYS) -p n_tickers $(N_TICKERS) -p data_dir ../data $(RESULTS)
-	$(TIDY)
 
 # the factorial: all 64 subsets; selection markets = the study's seeds, then CONFIRM_SEEDS fresh ones,
 # then the real panel's blocks (default: 8 blocks of about four years x 20 tickers; QUICK: 2 x 5)
 $(REPORTS)/06_factorial.ipynb: notebooks/06_factorial.ipynb $(REPORTS)/01_generate_data.ipynb $(LIBSRC) | $(STAMP)
 	$(RUN) $< $@ $(STUDY) -p confirmation_seeds $(CONFIRM_SEEDS) $(FACT_PANEL) $(RESULTS)
-	$(TIDY)
 
 # the report also reads the model study's results when present (make study-models writes them)
 $(REPORTS)/10_enhancement_report.ipynb: notebooks/10_enhancement_report.ipynb $(REPORTS)/00_replication.ipynb $(REPORTS)/03_final_comparison.ipynb $(REPORTS)/04_real_equities.ipynb $(REPORTS)/05_sensitivity.ipynb $(REPORTS)/06_factorial.ipynb $(wildcard $(REPORTS)/results/model_study.json) $(LIBSRC) | $(STAMP)
 	$(RUN) $< $@ $(RESULTS) $(REPORT_RUNLOG)
-	$(TIDY)
 
 $(REPORTS)/enhancement_report.html: $(REPORTS)/10_enhancement_report.ipynb
 	$(BIN)/python -m retrainlab render-report $< --out-dir $(REPORTS)
@@ -183,7 +176,6 @@ study-models: $(STAMP) ## the model-class study (07_model_study; lstm needs make
 	  -p n_days $(MODEL_STUDY_DAYS) -p n_tickers $(MODEL_STUDY_TICKERS) \
 	  -p panel_tickers $(MODEL_STUDY_PANEL_TICKERS) -p panel_days $(MODEL_STUDY_PANEL_DAYS) \
 	  -p block_days $(MODEL_STUDY_BLOCK_DAYS) -p data_dir ../data $(RESULTS)
-	@$(BIN)/python -m retrainlab tidy-notebook $(REPORTS)/07_model_study.ipynb --run-log $(RUNLOG)
 
 clean: ## remove generated output (executed notebooks, results, data, caches); never the pins
 	rm -rf reports/*.ipynb reports/ablations reports/results reports/enhancement_report* reports/run_log.json* \
