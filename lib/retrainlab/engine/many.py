@@ -21,17 +21,20 @@ What is shared, and why that is exact:
   unweighted), so fits on the same rows with other weights share it (``model.fit_scaler``);
 * **the predictions**: a row's probability depends on that row and the model only, so a
   model's probabilities on a decision segment are computed once.
-* **everything before the book**, between configs whose hooks differ only in
-  ``position_size`` (e.g. ``confidence_sizing`` on and off, all else equal): sizes reach no
+* **whole steps**, between configs whose hooks differ only in a later step. Sizes reach no
   refit (the feedback loop learns from its trades' signs, not their sizes) and no threshold, so
-  their refits, predictions, thresholds and signals are the same arrays. The first such config
-  runs every step; each other one takes its decisions and refit log and runs only
-  ``open_positions`` with its own sizes, then ``finish_run`` (its refit log's ``seconds`` are
-  0: it asked for no fit).
+  configs differing only in ``position_size`` (``confidence_sizing`` on and off, all else
+  equal) have the same refits, predictions, thresholds and signals; and without a fix that
+  turns the run's own trades into samples (``extra_samples``), a refit never sees a decision,
+  so configs differing only in ``thresholds`` too have the same refits and predictions. The
+  first config of each kind runs every step; a later one takes the shared arrays (read only)
+  and runs the remaining steps itself: ``decide`` and ``open_positions``, or
+  ``open_positions`` alone (its refit log's ``seconds`` are 0: it asked for no fit).
 
-Each config still runs the engine's own steps (``refit``, ``predict``, ``decide``,
-``open_positions``, then ``finish_run``); only the fit function passed to ``refit`` and the
-prebuilt ``MarketData`` differ, so the code path is the walk-forward's.
+Each config runs the engine's own steps (``refit``, ``predict``, ``decide``,
+``open_positions``, then ``finish_run``), or takes their outputs from an earlier config
+whose same steps provably give the same outputs; only the fit function passed to ``refit`` and the prebuilt
+``MarketData`` differ, so the code path is the walk-forward's.
 """
 
 from __future__ import annotations
@@ -54,7 +57,6 @@ from retrainlab.engine.model import can_fit, fit_scaler, predict_proba
 from retrainlab.engine.results import WalkForwardResult
 from retrainlab.engine.training import DesignPanel, TrainingSet, fit, one_thread, window_rows
 from retrainlab.engine.walkforward import (
-    Book,
     FitLog,
     Run,
     decide,
@@ -95,36 +97,52 @@ def _protocol(config: RetrainConfig) -> tuple:
     return tuple(config.protocol().values())
 
 
-def _decisions_key(config: RetrainConfig) -> tuple:
-    """What a run's steps before ``open_positions`` depend on: the protocol and every hook in
-    force but ``position_size``."""
+def _key(config: RetrainConfig, ignored: frozenset[str]) -> tuple:
+    """The protocol and every hook in force but the ``ignored`` ones."""
     functions = hooks_for(config).functions
     return _protocol(config), frozenset(
-        (hook, function) for hook, function in functions.items() if hook != "position_size"
+        (hook, function) for hook, function in functions.items() if hook not in ignored
     )
 
 
-def _resized(leader: Run, config: RetrainConfig) -> Run:
-    """A finished run of ``config`` from ``leader``'s, when the two differ only in the
-    ``position_size`` hook (``_decisions_key``): the same data, refits, predictions and
-    decisions (shared, read only), its own book."""
-    n_days, k = leader.book.positions.shape
-    run = Run(
-        config=config,
-        hooks=hooks_for(config),
-        data=leader.data,
-        schedule=leader.schedule,
-        decisions=leader.decisions,
-        book=Book.empty(n_days, k, len(leader.schedule.days)),
-        fits=FitLog(
-            rows=[row._replace(seconds=0.0) for row in leader.fits.rows],
-            coefficients=leader.fits.coefficients,
-        ),
-        thresholds=leader.thresholds,
-        model=leader.model,
+#: Hooks that act after the decisions (the book): runs differing only there decide alike.
+_AFTER_DECISIONS = frozenset({"position_size"})
+#: Hooks that act after the predictions: runs differing only there refit and predict alike,
+#: unless their refits learn from their own trades (the ``extra_samples`` hook).
+_AFTER_PREDICTIONS = _AFTER_DECISIONS | {"thresholds"}
+
+
+def _decisions_key(config: RetrainConfig) -> tuple:
+    """What a run's steps before ``open_positions`` depend on."""
+    return _key(config, _AFTER_DECISIONS)
+
+
+def _predictions_key(config: RetrainConfig) -> tuple:
+    """What a run's refits and predictions depend on: its decisions too when its refits learn
+    from its own trades."""
+    if hooks_for(config).takes_outcomes:
+        return _decisions_key(config)
+    return _key(config, _AFTER_PREDICTIONS)
+
+
+def _take_predictions(run: Run, source: Run) -> None:
+    """Give ``run`` the refits and predictions of ``source`` (same ``_predictions_key``): its
+    refit log (``seconds`` 0: it asked for no fit), coefficients, last model and probabilities
+    (shared, read only); its own signals and thresholds are still to be decided."""
+    run.fits = FitLog(
+        rows=[row._replace(seconds=0.0) for row in source.fits.rows],
+        coefficients=source.fits.coefficients,
     )
-    open_positions(run, range(len(run.schedule.days)))
-    return run
+    run.model = source.model
+    run.decisions.probs = source.decisions.probs
+
+
+def _take_decisions(run: Run, source: Run) -> None:
+    """Give ``run`` the refits, predictions and decisions of ``source`` (same
+    ``_decisions_key``); its positions are still to be opened."""
+    _take_predictions(run, source)
+    run.decisions = source.decisions
+    run.thresholds = source.thresholds
 
 
 def _first_valid_day(panel: DesignPanel) -> int:
@@ -227,17 +245,13 @@ def walk_forward_many(
     # the market's data depends on one config field, the regime source (detected or true)
     shared: dict[str, MarketData] = {}
     panels: dict[tuple, MarketData] = {}
-    leaders: dict[tuple, Run] = {}  # by _decisions_key: the run that made those decisions
+    # the first run of each _predictions_key and of each _decisions_key
+    predicted: dict[tuple, Run] = {}
+    decided: dict[tuple, Run] = {}
     results = []
     with one_thread(), sklearn.config_context(assume_finite=True):
         for config in configs:
             started = time.perf_counter()
-            key = _decisions_key(config)
-            if key in leaders:
-                result = finish_run(market, _resized(leaders[key], config))
-                result.total_seconds = time.perf_counter() - started
-                results.append(result)
-                continue
             hooks = hooks_for(config)
             # the design matrix depends on the design hook and the protocol (horizon: labels)
             design = (hooks.providers.get("design"), _protocol(config))
@@ -250,19 +264,30 @@ def walk_forward_many(
                     panel = DesignPanel.build(base.features, base.regimes, base.close, config)
                     panels[design] = base.with_panel(panel)
             run = start_run(market, config, data=panels[design])
-            weighting = hooks.providers.get("sample_weights")
-            first = _first_valid_day(run.data.panel)
-            for s, row in enumerate(run.schedule.refits):
-                lo, hi = window_rows(int(row), config)
-                # rows before the first valid one add nothing: windows differing only there
-                # hold the same samples (short and long lookback early on)
-                refit(run, int(row), cache.fitter(((design, max(lo, first), hi), weighting)))
-                segment = run.schedule.segment(s)
-                predict(run, segment, cache.predictor((design, segment.start, segment.stop)))
-                for i in segment:
+            decisions, predictions = _decisions_key(config), _predictions_key(config)
+            if decisions in decided:
+                _take_decisions(run, decided[decisions])
+                open_positions(run, range(len(run.schedule.days)))
+            elif predictions in predicted:
+                _take_predictions(run, predicted[predictions])
+                for i in range(len(run.schedule.days)):
                     decide(run, i)
-                open_positions(run, segment)
-            leaders[key] = run
+                open_positions(run, range(len(run.schedule.days)))
+            else:
+                weighting = hooks.providers.get("sample_weights")
+                first = _first_valid_day(run.data.panel)
+                for s, row in enumerate(run.schedule.refits):
+                    lo, hi = window_rows(int(row), config)
+                    # rows before the first valid one add nothing: windows differing only
+                    # there hold the same samples (short and long lookback early on)
+                    refit(run, int(row), cache.fitter(((design, max(lo, first), hi), weighting)))
+                    segment = run.schedule.segment(s)
+                    predict(run, segment, cache.predictor((design, segment.start, segment.stop)))
+                    for i in segment:
+                        decide(run, i)
+                    open_positions(run, segment)
+                predicted[predictions] = run
+            decided.setdefault(decisions, run)
             result = finish_run(market, run)
             result.total_seconds = time.perf_counter() - started
             results.append(result)
