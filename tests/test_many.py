@@ -58,8 +58,7 @@ class CountingCache(FitCache):
             digest = hashlib.sha256(repr(samples.X.shape).encode())
             digest.update(samples.X.tobytes() + samples.y.tobytes())
             digest.update(b"" if samples.weights is None else samples.weights.tobytes())
-            protocol = {k: v for k, v in config.to_dict().items() if k not in rl.FIXES}
-            digest.update(repr(sorted(protocol.items())).encode())
+            digest.update(repr(sorted(config.protocol().items())).encode())
             self.contents.add(digest.digest())
             return inner(samples, config)
 
@@ -107,6 +106,37 @@ def test_a_real_series_and_mixed_protocols():
             rl.NEW,  # a repeat is fine
         ],
     )
+
+
+def test_steps_are_shared_only_as_far_as_the_protocol_allows():
+    # the factorial of the three fixes that decide which steps a config may share, under a
+    # one-day horizon filled at the decision's own close, then under another model class
+    fixes = ["feedback_loop", "adaptive_thresholds", "confidence_sizing"]
+    market = rl.generate_market(4, n_days=260, n_tickers=3)
+    configs = rl.all_configs(rl.OLD.replace(horizon=1, execution_lag=0), fixes)
+    configs += rl.all_configs(rl.OLD.replace(model="gradient_boosting"), fixes[1:])
+    _check(market, configs)
+    # which of the 12 refit for themselves (a config that shares its refits logs 0 s for them):
+    # under the first protocol, without the feedback loop the thresholds reach no refit (one
+    # config for both), with it they do (two); under the second, one config for all four
+    many = rl.walk_forward_many(market, configs)
+    refitting = [r.config for r in many if r.fits["seconds"].gt(0).any()]
+    assert refitting == [configs[0], configs[1], configs[3], configs[8]]
+
+
+def test_results_that_share_steps_are_independent_objects():
+    market = rl.generate_market(5, n_days=260, n_tickers=3)
+    plain = rl.OLD.with_fix("adaptive_thresholds")
+    sized = plain.with_fix("confidence_sizing")
+    a, b = rl.walk_forward_many(market, [plain, sized])
+    expected = rl.walk_forward(market, sized)
+    # changing every table of one result leaves the other's as walk_forward gives them
+    for name in ("positions", "probabilities", "signals", "thresholds", "trades", "coefficients"):
+        frame = getattr(a, name)
+        frame.iloc[:, :] = frame.iloc[::-1, :].to_numpy()
+        frame.columns = [f"x{c}" for c in range(frame.shape[1])]
+    a.fits.iloc[:, :] = a.fits.iloc[::-1, :].to_numpy()
+    assert_identical(expected, b)
 
 
 def test_bad_input_is_refused():

@@ -1,4 +1,4 @@
-"""Tests for retrainlab.analytics.metrics: published reference values, hand-checked cases, edge cases."""
+"""retrainlab.analytics.metrics: published reference values, hand-checked cases, edge cases."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``python -m retrainlab run-notebook``: papermill, then tidy, in one process; one line on failure."""
+"""``python -m retrainlab run-notebook``: papermill then tidy, one process; one line on failure."""
 
 from __future__ import annotations
 
@@ -52,14 +52,38 @@ def test_a_failing_cell_is_one_line_and_the_traceback_stays_in_the_notebook(tmp_
     assert "x must not be 0" in out.read_text()
 
 
-def test_bad_arguments_are_one_line(tmp_path):
-    missing = [str(tmp_path / "missing.ipynb"), str(tmp_path / "out.ipynb")]
-    for extra, code in ((["--", "--bogus"], 2), ([], 2), (["--", *missing], 1)):
-        done = subprocess.run(
-            [sys.executable, "-m", "retrainlab", "run-notebook", *extra],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == code and "Traceback" not in done.stderr
-        assert "run-notebook" in done.stderr.strip().splitlines()[-1]
+def _cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "retrainlab", "run-notebook", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_bad_arguments_and_unrunnable_notebooks_are_one_line_never_a_traceback(tmp_path):
+    source = tmp_path / "in.ipynb"
+    _notebook(source)
+    out = str(tmp_path / "out.ipynb")
+    cases = [
+        (["--", "--bogus"], 2),  # papermill's parser refuses it
+        (["--", str(source)], 2),  # no output notebook: papermill would write to stdout
+        (["--", str(source), "-"], 2),
+        (["--", str(tmp_path / "missing.ipynb"), out], 1),
+        (["--", str(source), out, "--kernel", "no-such-kernel"], 1),
+        (["--", str(source), out, "--kernel", KERNEL, "-y", "x: [1"], 1),  # bad YAML
+    ]
+    for args, code in cases:
+        done = _cli(*args)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == code, (args, done.stderr)
+        assert "Traceback" not in done.stderr, args
+        assert lines[-1].startswith("run-notebook:"), (args, lines[-1])
+    assert len(_cli("--", str(source)).stderr.strip().splitlines()) == 1
+    # our own usage error: argparse's usage line and its error, as every command prints them
+    done = _cli()
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "give papermill's arguments after --" in done.stderr
+    # papermill's --help is help, not an error
+    done = _cli("--", "--help")
+    assert done.returncode == 0 and "Traceback" not in done.stderr and "Usage" in done.stdout

@@ -15,7 +15,12 @@ from retrainlab.engine.features import FEATURE_NAMES
 from retrainlab.engine.fixes.confidence_sizing import bet_size
 from retrainlab.engine.hooks import training_window
 from retrainlab.engine.model import design_columns
-from retrainlab.engine.walkforward import WalkForwardResult, decision_days, first_decision_day
+from retrainlab.engine.walkforward import (
+    Book,
+    WalkForwardResult,
+    decision_days,
+    first_decision_day,
+)
 
 
 @functools.cache
@@ -275,6 +280,8 @@ def test_bench_cli_quick(capsys):
     f = out["factorial"]
     assert (f["n_days"], f["n_tickers"], f["n_configs"], f["n_refits"]) == (200, 2, 64, 64 * 7)
     assert 0 < f["n_distinct_fits"] < f["n_refits"]
+    # the configurations that share whole steps ask for no refit of their own
+    assert f["n_distinct_fits"] <= f["n_refit_requests"] < f["n_refits"]
     assert f["ratio"] == f["many_seconds"] / f["separate_seconds"] > 0
     assert f["projected_seconds"] == pytest.approx(
         f["many_seconds"] * f["n_markets"] / f["workers"]
@@ -312,3 +319,26 @@ def test_execution_lag_shifts_positions_by_exactly_one_bar(config):
         m.close[[day[d] for d in t1["entry_date"]], [m.tickers.index(x) for x in t1["ticker"]]],
     )
     assert (t0["decision_date"] == t0["entry_date"]).all()
+
+
+def test_the_book_opens_a_segment_at_once_as_it_would_decision_by_decision():
+    # Book.open writes a whole segment's holdings in one assignment; the reference opens them
+    # one decision at a time, each overwriting its rows (fills may fall past the last row)
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        n_days, k, hold, lag = (int(v) for v in rng.integers((5, 1, 1, 0), (40, 5, 6, 3)))
+        days = np.arange(int(rng.integers(0, hold + 1)), n_days, hold)
+        codes = rng.integers(-1, 2, size=(len(days), k))
+        sizes = codes * rng.uniform(0.5, 1.5, size=codes.shape)
+        reference, opened = np.zeros((n_days, k)), []
+        for i, day in enumerate(days):
+            traded = np.flatnonzero(codes[i])
+            reference[day + lag : day + lag + hold, traded] = sizes[i, traded]
+            opened += [(i, int(j)) for j in traded]
+        book = Book.empty(n_days, k, len(days))
+        cuts = np.sort(rng.choice(len(days) + 1, size=min(3, len(days) + 1), replace=False))
+        for a, b in zip([0, *cuts], [*cuts, len(days)], strict=True):  # empty segments too
+            row, j = np.nonzero(codes[a:b])
+            book.open(a + row, days[a + row] + lag, j, sizes[a + row, j], hold)
+        assert np.array_equal(book.positions, reference)
+        assert [(int(i), int(j)) for i, j in zip(*book.opened(), strict=True)] == opened

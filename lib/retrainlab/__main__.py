@@ -5,12 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-# nbformat imports jsonschema, whose optional IRI format checker (rfc3987_syntax) builds a parser
-# at import: 0.9 s in every command that reads a notebook, for a format no notebook schema uses.
-# The commands do without it: jsonschema expects the import to fail and skips that checker.
-sys.modules.setdefault("rfc3987_syntax", None)
-
-from retrainlab.common.names import suggest  # noqa: E402
+from retrainlab.common.names import suggest
 
 # command -> (module, one-line help). Each module defines ``main(argv: list[str]) -> int``.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -64,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    # nbformat imports jsonschema, whose optional IRI format checker (rfc3987_syntax) builds a
+    # parser at import: 0.9 s in every command that reads a notebook, for a format no notebook
+    # schema uses. The commands do without it: jsonschema expects the import to fail and skips
+    # that checker.
+    sys.modules.setdefault("rfc3987_syntax", None)
     module = importlib.import_module(f"retrainlab.{COMMANDS[command][0]}")
     if COMMANDS[command][0] in ("live.cli", "research.runlog"):
         return module.main([command, *rest])

@@ -450,7 +450,8 @@ def min_track_record_length(
 ) -> float:
     """Minimum number of observations for ``PSR(sr_benchmark) >= 1 - alpha``.
 
-    ``MinTRL = 1 + (1 - skew * SR + (kurtosis - 1) / 4 * SR^2) * (Phi^-1(1 - alpha) / (SR - SR*))^2``
+    ``MinTRL = 1 + (1 - skew * SR + (kurtosis - 1) / 4 * SR^2)
+    * (Phi^-1(1 - alpha) / (SR - SR*))^2``
 
     with ``SR``, ``SR*`` per period; the result is a number of periods (not rounded).
     Reference: MinTRL(1.14, 1, 0, 3, alpha=0.05) = 228.73.

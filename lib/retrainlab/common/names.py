@@ -13,7 +13,8 @@ def suggest(name: str, valid: Iterable[str]) -> str:
 
 
 def check_name(name: str, valid: Iterable[str], what: str) -> str:
-    """Return ``name`` if it is one of ``valid``; otherwise raise ``ValueError`` naming the options."""
+    """Return ``name`` if it is one of ``valid``; otherwise raise ``ValueError`` naming the
+    options."""
     valid = tuple(valid)
     if name not in valid:
         raise ValueError(

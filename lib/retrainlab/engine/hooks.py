@@ -21,6 +21,9 @@ thresholds           (config) -> policy with ``thresholds``      ``StaticThresho
 position_size        (p, config) -> ndarray                      1 / confidence_sizing
 ===================  ==========================================  ===========================
 
+``position_size`` works element by element: the engine sizes a whole segment's (or run's)
+positions in one call, so an entry's size may depend on its own probability only.
+
 A fix module lists the hooks it implements in ``HOOKS`` (hook name -> function). When the fix
 is on, its functions replace the defaults. Two fixes that are on may not implement the same
 hook (the engine would have to guess how to combine them): ``hooks_for`` refuses that

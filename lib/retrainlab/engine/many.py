@@ -7,8 +7,9 @@ config, identical to ``walk_forward(market, config)`` in every field except the 
 
 What is shared, and why that is exact:
 
-* **the market's data**: features, regimes and closes are computed once per market (and regime
-  source), and each design matrix (``DesignPanel``) once per (``design`` hook, protocol);
+* **the market's data**: features, regimes and closes are computed once per market (and
+  regime source), and each design matrix (``DesignPanel``) once per (``design`` hook,
+  protocol);
 * **the fits**: a refit's training set is the panel's rows ``lo..hi`` (the window), weighted by
   the ``sample_weights`` hook, then the ``extra_samples`` hook's rows (the feedback loop's own
   trades). Two refits with the same panel, window, weighting hook, protocol (every non-fix
@@ -33,8 +34,8 @@ What is shared, and why that is exact:
 
 Each config runs the engine's own steps (``refit``, ``predict``, ``decide``,
 ``open_positions``, then ``finish_run``), or takes their outputs from an earlier config
-whose same steps provably give the same outputs; only the fit function passed to ``refit`` and the prebuilt
-``MarketData`` differ, so the code path is the walk-forward's.
+whose same steps provably give the same outputs; only the fit function passed to ``refit``
+and the prebuilt ``MarketData`` differ, so the code path is the walk-forward's.
 """
 
 from __future__ import annotations
@@ -125,22 +126,32 @@ def _predictions_key(config: RetrainConfig) -> tuple:
     return _key(config, _AFTER_PREDICTIONS)
 
 
+def _read_only(*arrays: np.ndarray) -> None:
+    """Make the arrays runs share read only: a step that wrote to one would fail, not leak."""
+    for array in arrays:
+        array.setflags(write=False)
+
+
 def _take_predictions(run: Run, source: Run) -> None:
-    """Give ``run`` the refits and predictions of ``source`` (same ``_predictions_key``): its
-    refit log (``seconds`` 0: it asked for no fit), coefficients, last model and probabilities
-    (shared, read only); its own signals and thresholds are still to be decided."""
+    """Give ``run`` the refits and predictions of ``source`` (same ``_predictions_key``, its
+    steps done): its refit log (``seconds`` 0: it asked for no fit), coefficients, last model
+    and probabilities (shared, read only); its own signals and thresholds are still to be
+    decided."""
     run.fits = FitLog(
         rows=[row._replace(seconds=0.0) for row in source.fits.rows],
-        coefficients=source.fits.coefficients,
+        coefficients=list(source.fits.coefficients),
     )
     run.model = source.model
+    _read_only(source.decisions.probs, *source.fits.coefficients)
     run.decisions.probs = source.decisions.probs
 
 
 def _take_decisions(run: Run, source: Run) -> None:
     """Give ``run`` the refits, predictions and decisions of ``source`` (same
-    ``_decisions_key``); its positions are still to be opened."""
+    ``_decisions_key``, its steps done; shared, read only); its positions are still to be
+    opened."""
     _take_predictions(run, source)
+    _read_only(source.decisions.codes, source.decisions.thresholds)
     run.decisions = source.decisions
     run.thresholds = source.thresholds
 

@@ -2,8 +2,9 @@
 
 OLD and NEW use the same estimator; the fixes change only what it is fed (``design_matrix``: the
 ``design`` hook, regime columns with ``regime_awareness``) and how samples are weighted
-(``sample_weight``: the ``sample_weights`` and ``extra_samples`` hooks). The scaler is part of the pipeline, so it is fit
-on the training window only. Sample weights go to the loss only; the scaler is unweighted.
+(``sample_weight``: the ``sample_weights`` and ``extra_samples`` hooks). The scaler is part of
+the pipeline, so it is fit on the training window only. Sample weights go to the loss only; the
+scaler is unweighted.
 
 Solver. The estimator is the L2-penalised maximum-likelihood logistic regression; the solver is
 ``newton-cholesky``, not scikit-learn's default ``lbfgs``. With regime x feature interactions the
@@ -87,7 +88,8 @@ def make_logit(config: RetrainConfig) -> LogisticRegression:
 
 
 def make_model(config: RetrainConfig) -> Pipeline:
-    """An unfitted ``Pipeline(StandardScaler, LogisticRegression(C=config.C))`` (Newton-Cholesky)."""
+    """An unfitted ``Pipeline(StandardScaler, LogisticRegression(C=config.C))``
+    (Newton-Cholesky)."""
     return Pipeline([("scaler", make_model_scaler()), ("logit", make_logit(config))])
 
 

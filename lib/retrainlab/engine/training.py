@@ -97,8 +97,9 @@ def window_rows(last: int, config: RetrainConfig) -> tuple[int, int]:
 class DesignPanel:
     """Design rows of every (day, ticker) of a panel, flattened row-major: row ``t * k + j``.
 
-    X : (n * k, d) design rows (``model.design_panel``: ``config.model``'s inputs); valid : rows with every column
-    finite; label : ``close[t+h] / close[t] > 1``; forward : ``close[t+h] / close[t] - 1``
+    X : (n * k, d) design rows (``model.design_panel``: ``config.model``'s inputs); valid :
+    rows with every column finite; label : ``close[t+h] / close[t] > 1``; forward :
+    ``close[t+h] / close[t] - 1``
     (NaN in the last ``h`` days).
     """
 

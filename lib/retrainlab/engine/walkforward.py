@@ -9,9 +9,9 @@ on. Position sizes reach no earlier step: the refits learn from their own trades
 their sizes (``own_outcomes``), so two systems that differ only in the ``position_size`` hook
 share every step before ``open_positions`` (``walk_forward_many`` uses that).
 
-* **Features** are computed once per market (``retrainlab.engine.features``), and so are the detected
-  regimes (``fixes.regime_awareness.detect_regimes``) and the model's design matrix for every
-  (day, ticker). All tickers share one pooled model.
+* **Features** are computed once per market (``retrainlab.engine.features``), and so are the
+  detected regimes (``fixes.regime_awareness.detect_regimes``) and the model's design matrix for
+  every (day, ticker). All tickers share one pooled model.
 * **Label** of the sample (t, ticker): ``close[t+h] / close[t] > 1``, ``h = config.horizon``.
 * **Schedule.** The first decision date is ``d0 = max(config.warmup, MIN_HISTORY - 1)`` (the
   first row with every feature); decisions every ``h`` days from there, refits every
@@ -317,10 +317,10 @@ def open_positions(run: Run, segment: range) -> None:
     """Step 4: the non-neutral signals of the decisions in ``segment`` open positions at their
     fills, ``execution_lag`` rows on, sized by the ``position_size`` hook."""
     codes = run.decisions.codes[segment.start : segment.stop]
-    i, j = np.nonzero(codes)  # in (decision, ticker) order
-    if i.size:
-        i += segment.start
-        sizes = codes[i - segment.start, j] * run.hooks.position_size(run.decisions.probs[i, j])
+    row, j = np.nonzero(codes)  # in (decision, ticker) order; row: within the segment
+    if row.size:
+        i = segment.start + row
+        sizes = codes[row, j] * run.hooks.position_size(run.decisions.probs[i, j])
         fills = run.schedule.days[i] + run.config.execution_lag
         run.book.open(i, fills, j, sizes, run.config.horizon)
 
@@ -399,7 +399,7 @@ def start_run(
 def finish_run(market: Market, run: Run) -> WalkForwardResult:
     """Steps 5 and 6 (mark to market, close trades) and the result's tables."""
     config, data, days = run.config, run.data, run.schedule.days
-    dates, tickers = market.dates, pd.Index(market.tickers)  # one Index for the three frames
+    dates, tickers = market.dates, list(market.tickers)
     positions, probs, codes = run.book.positions, run.decisions.probs, run.decisions.codes
     start = min(first_decision_day(config), market.n_days)
     net = mark_to_market(positions, data.close, config.cost_bps)
@@ -415,7 +415,7 @@ def finish_run(market: Market, run: Run) -> WalkForwardResult:
         close=data.close,
         regimes=data.regimes,
         dates=dates,
-        tickers=list(market.tickers),
+        tickers=tickers,
         horizon=config.horizon,
         lag=config.execution_lag,
     )
@@ -443,7 +443,9 @@ def finish_run(market: Market, run: Run) -> WalkForwardResult:
         probabilities=pd.DataFrame(full_probs, index=dates, columns=tickers),
         signals=pd.DataFrame(SIDES[codes + 1], index=decision_dates, columns=tickers),
         thresholds=pd.DataFrame(
-            run.decisions.thresholds,
+            # a copy: walk_forward_many's runs may share their decisions' arrays, and a frame
+            # over an array does not copy it under pandas < 3
+            run.decisions.thresholds.copy(),
             index=decision_dates,
             columns=["long_threshold", "short_threshold"],
         ),

@@ -20,12 +20,12 @@ Safety rules, and why:
 
 * **Refuse, never overwrite.** The file is identified by SQLite's ``application_id`` header
   field (``APPLICATION_ID``) and the ``meta`` table. A file that is not SQLite, an SQLite file of
-  another application, a corrupt file or one written by a newer schema raises
-  ``NotAStateDatabase`` ("not a retrainlab state database: ..."); the file is only read (through
-  a read-only connection, in one snapshot) before that decision. Only a missing or empty file
-  is initialised (in one transaction, before the switch to WAL, so a concurrent opener never
-  sees a half-made file), and an empty file beside a non-empty write-ahead log (``state.db-wal``: a crash's committed
-  rows) is refused, never initialised. A version-1 database is migrated in one transaction.
+  another application, a corrupt file or one written by a newer schema raises ``NotAStateDatabase``
+  ("not a retrainlab state database: ..."); the file is only read (through a read-only connection,
+  in one snapshot) before that decision. Only a missing or empty file is initialised (in one
+  transaction, before the switch to WAL, so a concurrent opener never sees a half-made file), and an
+  empty file beside a non-empty write-ahead log (``state.db-wal``: a crash's committed rows) is
+  refused, never initialised. A version-1 database is migrated in one transaction.
 * **One error type.** Every SQLite failure leaves as ``StateError`` (``NotAStateDatabase`` is
   one) with a message that says what to do: read-only, locked, corrupt or full.
 * **A pointer that only moves forward.** ``promote`` is a compare-and-set: the served version

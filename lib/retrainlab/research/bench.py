@@ -90,11 +90,13 @@ def time_factorial(
     and the ratio of the two is what counts. ``projected_seconds``: ``n_markets`` such markets
     on ``workers`` processes (markets are independent tasks, so ``many`` time x markets /
     workers)."""
+    if repeat < 1:
+        raise ValueError(f"repeat must be >= 1, got {repeat}")
     market = generate_market(seed, n_days=n_days, n_tickers=n_tickers)
     configs = all_configs(OLD)
     walk_forward(market, NEW)  # warm imports and caches
     many, separate = [], []
-    for _ in range(max(1, repeat)):
+    for _ in range(repeat):
         cache = FitCache()
         started = time.perf_counter()
         results = walk_forward_many(market, configs, cache)
@@ -234,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
                 for cfg in (OLD, NEW)
             ]
     # --quick (the test suite's smoke run): the factorial on a small market, same code path
-    factorial = time_factorial(200, 2, repeat=1) if args.quick else time_factorial()
+    factorial = (
+        time_factorial(200, 2, repeat=1) if args.quick else time_factorial(repeat=args.repeat)
+    )
     new = rows[1]
     verdict = {
         "new_seconds_ok": new["seconds"] < TARGET_SECONDS,
@@ -296,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if fits and not args.json:
         print(
-            f"one refit per model class (RetrainConfig.model), best of {args.repeat} after a warm-up:"
+            "one refit per model class (RetrainConfig.model), "
+            f"best of {args.repeat} after a warm-up:"
         )
         for row in fits:
             if "skipped" in row:

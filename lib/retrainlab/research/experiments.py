@@ -161,7 +161,8 @@ def summarize_run(result: Any, costs: Sequence[float] = COSTS_BPS) -> dict[str, 
 def evaluate(
     config: RetrainConfig, spec: MarketSpec, data_dir: str | None = None, code_version: str = ""
 ) -> dict[str, float]:
-    """Run ``walk_forward(spec.build(), config)`` and summarise it (``code_version`` keys caches)."""
+    """Run ``walk_forward(spec.build(), config)`` and summarise it (``code_version`` keys
+    caches)."""
     market = spec.build(data_dir)
     return summarize_run(walk_forward(market, config))
 

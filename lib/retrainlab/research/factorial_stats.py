@@ -92,7 +92,8 @@ def paired_difference(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 def paired_test(
     a: np.ndarray, b: np.ndarray, n_tests: int, confidence: float = CONFIDENCE
 ) -> dict[str, Any]:
-    """``b - a`` paired (:func:`paired_difference`, 95% CI) plus a verdict corrected for ``n_tests``.
+    """``b - a`` paired (:func:`paired_difference`, 95% CI) plus a verdict corrected for
+    ``n_tests``.
 
     The family of ``n_tests`` comparisons is Bonferroni-corrected: each is judged at level
     ``alpha = (1 - confidence) / n_tests``. ``positive`` (``negative``) needs both the CI at

@@ -9,6 +9,7 @@ by its command line (``-p name value`` types its values as papermill does).
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 import click
@@ -20,12 +21,31 @@ from retrainlab.research.runlog import tidy_notebook
 __all__ = ["main"]
 
 
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+class _WithoutTracebacks(logging.Formatter):
+    """Log records without their tracebacks: the kernel manager logs one when it cannot start a
+    kernel, and a failure here ends in one line of its own."""
+
+    def formatException(self, exc_info: object) -> str:  # logging's name
+        return ""
+
+    def formatStack(self, stack_info: str) -> str:  # logging's name
+        return ""
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``retrainlab run-notebook [--run-log F] -- INPUT OUTPUT [papermill options]``."""
+    """``retrainlab run-notebook [--run-log F] -- INPUT OUTPUT [papermill options]``.
+
+    Exit 0: executed and tidied; 1: the notebook failed (one line; the executed copy holds the
+    cell's traceback) or could not be run; 2: bad arguments. A kernel that dies is papermill's
+    own case: it prints the traceback and exits 138.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
-    ours, papermill_args = (
-        (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if ("--" in argv) else (argv, [])
-    )
+    split = argv.index("--") if "--" in argv else len(argv)
+    ours, papermill_args = argv[:split], argv[split + 1 :]
     parser = argparse.ArgumentParser(
         prog="retrainlab run-notebook",
         usage="retrainlab run-notebook [--run-log F] -- INPUT OUTPUT [papermill options]",
@@ -33,30 +53,51 @@ def main(argv: list[str] | None = None) -> int:
         "(tidy-notebook).",
     )
     parser.add_argument("--run-log", help="JSON run log the timings go to (not committed)")
-    args = parser.parse_args(ours)
-    if not papermill_args:
-        parser.error("give papermill's arguments after --, e.g. -- in.ipynb out.ipynb -p seeds 5")
+    try:
+        args = parser.parse_args(ours)
+        if not papermill_args:
+            parser.error("give papermill's arguments after --, e.g. -- in.ipynb out.ipynb")
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
+        return int(exc.code or 0)
     try:
         context = papermill_command.make_context("papermill", papermill_args)
+    except click.exceptions.Exit as exc:  # papermill's --help or --version, already printed
+        return exc.exit_code
     except click.ClickException as exc:
-        print(f"run-notebook: papermill's arguments: {exc.format_message()}", file=sys.stderr)
+        print(
+            f"run-notebook: papermill's arguments: {_one_line(exc.format_message())}",
+            file=sys.stderr,
+        )
         return 2
     source, output = context.params["notebook_path"], context.params["output_path"]
+    if output in (None, "", "-"):
+        print(
+            "run-notebook: give papermill an output notebook path (the tidy step rewrites it), "
+            "not stdout",
+            file=sys.stderr,
+        )
+        return 2
+    # before papermill's own logging.basicConfig, which then leaves these handlers alone
+    handler = logging.StreamHandler()
+    handler.setFormatter(_WithoutTracebacks("%(message)s"))
+    logging.basicConfig(level=context.params["log_level"], handlers=[handler])
     try:
         with context:
             papermill_command.invoke(context)
+        tidy_notebook(output, args.run_log)
     except PapermillExecutionError as exc:
-        # the executed copy holds the cell's traceback; one line here
         print(
             f"run-notebook: {source} failed in cell {exc.exec_count}: {exc.ename}: "
-            f"{exc.evalue} (traceback in {output})",
+            f"{_one_line(exc.evalue)} (traceback in {output})",
             file=sys.stderr,
         )
         return 1
-    except (OSError, ValueError, RuntimeError) as exc:  # no such notebook or kernel, bad JSON
-        print(f"run-notebook: {source}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    except click.ClickException as exc:
+        print(f"run-notebook: {source}: {_one_line(exc.format_message())}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # no such notebook or kernel, bad YAML: one line, never a traceback
+        print(f"run-notebook: {source}: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
         return 1
-    tidy_notebook(output, args.run_log)
     return 0
 
 

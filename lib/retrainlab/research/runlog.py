@@ -109,8 +109,9 @@ def tidy_notebook(path: str | Path, run_log: str | Path | None = None) -> dict[s
 
     Removes papermill's and nbclient's times and durations (notebook and cells), widgets (live
     progress bars: random ids), progress-bar timings in text, the checkout's absolute path, and
-    the Python patch version, the random id papermill gives its injected-parameters cell; floats printed with more than ``RESULTS_DIGITS`` significant
-    digits are shown at that precision, as the results files hold them. Returns the entry
+    the Python patch version, the random id papermill gives its injected-parameters cell;
+    floats printed with more than ``RESULTS_DIGITS`` significant digits are shown at that
+    precision, as the results files hold them. Returns the entry
     written to the run log: ``{"duration": s, "start_time": ..., "end_time": ...}``.
     """
     path = Path(path)

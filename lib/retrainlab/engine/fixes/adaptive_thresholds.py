@@ -112,7 +112,8 @@ class AdaptiveThresholds:
 
     # ------------------------------------------------------------------ state
     def observe(self, probs: np.ndarray | float) -> None:
-        """Add probabilities to the history (NaNs are ignored); keeps the last ``threshold_history``."""
+        """Add probabilities to the history (NaNs are ignored); keeps the last
+        ``threshold_history``."""
         p = np.asarray(probs, dtype=np.float64).ravel()
         p = p[~np.isnan(p)]
         if p.size == 0:

@@ -23,7 +23,8 @@ CHANGE = "size 1 → 0.5 + m(p), the AFML bet-size function"
 
 
 def signed_bet(p: np.ndarray | float) -> np.ndarray | float:
-    """``m(p) = 2 * Phi((p - 0.5) / sqrt(p (1 - p))) - 1`` in [-1, 1]; +-1 at p = 1 / 0, NaN for NaN."""
+    """``m(p) = 2 * Phi((p - 0.5) / sqrt(p (1 - p))) - 1`` in [-1, 1]; +-1 at p = 1 / 0, NaN for
+    NaN."""
     p_arr = np.asarray(p, dtype=np.float64)
     if np.any((p_arr < 0) | (p_arr > 1)):
         raise ValueError("probabilities must lie in [0, 1]")

@@ -58,7 +58,8 @@ def outcome_label(
 
 
 def outcome_weight(pnl_pct: np.ndarray | float, config: RetrainConfig) -> np.ndarray | float:
-    """``(1 + feedback_pnl_scale * |pnl_pct|) * (feedback_loss_multiplier if pnl_pct < 0 else 1)``."""
+    """The weight
+    ``(1 + feedback_pnl_scale * |pnl_pct|) * (feedback_loss_multiplier if pnl_pct < 0 else 1)``."""
     pnl = np.asarray(pnl_pct, dtype=np.float64)
     weight = (1.0 + config.feedback_pnl_scale * np.abs(pnl)) * np.where(
         pnl < 0, config.feedback_loss_multiplier, 1.0
@@ -118,7 +119,8 @@ class TradeOutcome:
 
     @property
     def pnl_pct(self) -> float:
-        """Return of the trade before sizing, signed by direction (a short gains when price falls)."""
+        """Return of the trade before sizing, signed by direction (a short gains when price
+        falls)."""
         return float(signed_pnl(self.sign, self.entry_price, self.exit_price))
 
     @property

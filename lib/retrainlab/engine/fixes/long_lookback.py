@@ -1,4 +1,5 @@
-"""Fix 5, long lookback: train on the last ``long_window`` (252) days instead of ``short_window`` (30).
+"""Fix 5, long lookback: train on the last ``long_window`` (252) days instead of ``short_window``
+(30).
 
 The published report's reason: 30 days of samples is too few to estimate anything. With a
 5-day horizon, a 30-day window also loses 5 days to the purge, leaving ~25 samples per ticker.

@@ -9,7 +9,8 @@ lstm               the seed's two-headed LSTM, Keras 3 on JAX (CPU) the ``[lstm]
 ================== ================================================ ============================
 
 ``model_class(name)`` returns the class (unknown names get "did you mean"; ``"lstm"`` without
-Keras says what to install); ``make_model_class(config)`` an unfitted instance of ``config.model``. How each fix reaches each class: ``docs/models.md``.
+Keras says what to install); ``make_model_class(config)`` an unfitted instance of
+``config.model``. How each fix reaches each class: ``docs/models.md``.
 """
 
 from __future__ import annotations

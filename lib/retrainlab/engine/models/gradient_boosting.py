@@ -1,11 +1,11 @@
 """``"gradient_boosting"``: scikit-learn's ``HistGradientBoostingClassifier``, early stopping off.
 
-Trees need neither scaling nor hand-made interactions: the design (the engine's ``design`` hook)
-is the base features, plus the four regime one-hots with ``regime_awareness`` (a tree can split on them and so build the
-regime x feature interactions the logistic model needs spelled out). Sample weights go to the
-loss (and the trees' leaf values), as for the other classes. Early stopping is off (it would hold
-out a random 10 % of the window and make the number of trees depend on that draw); the seed
-fixes the model's only other randomness (the binning subsample, unused below 200,000 rows).
+Trees need neither scaling nor hand-made interactions: the design (the engine's ``design`` hook) is
+the base features, plus the four regime one-hots with ``regime_awareness`` (a tree can split on them
+and so build the regime x feature interactions the logistic model needs spelled out). Sample weights
+go to the loss (and the trees' leaf values), as for the other classes. Early stopping is off (it
+would hold out a random 10 % of the window and make the number of trees depend on that draw); the
+seed fixes the model's only other randomness (the binning subsample, unused below 200,000 rows).
 
 Predictions are a fixed-order sum over trees of per-row leaf values, so each row's probability is
 independent of the other rows predicted with it.

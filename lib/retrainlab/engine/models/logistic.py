@@ -1,4 +1,5 @@
-"""``"logistic"``: today's model, ``Pipeline(StandardScaler, LogisticRegression)`` (Newton-Cholesky).
+"""``"logistic"``: today's model, ``Pipeline(StandardScaler, LogisticRegression)``
+(Newton-Cholesky).
 
 A thin wrapper over ``retrainlab.engine.model`` (same functions, so numerically unchanged): the
 design is ``model.design_matrix`` (the ``design`` hook: with ``regime_awareness``, regime

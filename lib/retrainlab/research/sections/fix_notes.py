@@ -31,7 +31,8 @@ def context(results: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _confusion(edge: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The detector's confusion summary plus the majority-class baseline (research.regime_scoring)."""
+    """The detector's confusion summary plus the majority-class baseline
+    (research.regime_scoring)."""
     if edge is None:
         return None
     scored = score_confusion(pd.DataFrame(edge["counts"]).T)
