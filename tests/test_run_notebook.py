@@ -10,6 +10,7 @@ import nbformat
 import pytest
 
 from conftest import KERNEL
+from retrainlab.research import run_notebook
 
 pytestmark = pytest.mark.notebook
 
@@ -61,29 +62,37 @@ def _cli(*args):
     )
 
 
-def test_bad_arguments_and_unrunnable_notebooks_are_one_line_never_a_traceback(tmp_path):
+def test_bad_arguments_are_one_line_never_a_traceback(tmp_path, capsys):
+    # in process: these fail while parsing, before papermill logs or starts anything
     source = tmp_path / "in.ipynb"
     _notebook(source)
-    out = str(tmp_path / "out.ipynb")
-    cases = [
+    for args, code in (
         (["--", "--bogus"], 2),  # papermill's parser refuses it
         (["--", str(source)], 2),  # no output notebook: papermill would write to stdout
         (["--", str(source), "-"], 2),
-        (["--", str(tmp_path / "missing.ipynb"), out], 1),
-        (["--", str(source), out, "--kernel", "no-such-kernel"], 1),
-        (["--", str(source), out, "--kernel", KERNEL, "-y", "x: [1"], 1),  # bad YAML
-    ]
-    for args, code in cases:
-        done = _cli(*args)
-        lines = done.stderr.strip().splitlines()
-        assert done.returncode == code, (args, done.stderr)
-        assert "Traceback" not in done.stderr, args
-        assert lines[-1].startswith("run-notebook:"), (args, lines[-1])
-    assert len(_cli("--", str(source)).stderr.strip().splitlines()) == 1
+    ):
+        assert run_notebook.main(args) == code, args
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and err.startswith("run-notebook:"), args
     # our own usage error: argparse's usage line and its error, as every command prints them
-    done = _cli()
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert "give papermill's arguments after --" in done.stderr
+    assert run_notebook.main([]) == 2
+    assert "give papermill's arguments after --" in capsys.readouterr().err
     # papermill's --help is help, not an error
-    done = _cli("--", "--help")
-    assert done.returncode == 0 and "Traceback" not in done.stderr and "Usage" in done.stdout
+    assert run_notebook.main(["--", "--help"]) == 0
+    assert "Usage" in capsys.readouterr().out
+
+
+def test_notebooks_that_cannot_run_are_one_line_never_a_traceback(tmp_path):
+    # as a command: the kernel manager logs a traceback that the command must not print
+    source = tmp_path / "in.ipynb"
+    _notebook(source)
+    out = str(tmp_path / "out.ipynb")
+    for args in (
+        ["--", str(tmp_path / "missing.ipynb"), out],
+        ["--", str(source), out, "--kernel", "no-such-kernel"],
+        ["--", str(source), out, "--kernel", KERNEL, "-y", "x: [1"],  # bad YAML
+    ):
+        done = _cli(*args)
+        assert done.returncode == 1, (args, done.stderr)
+        assert "Traceback" not in done.stderr, args
+        assert done.stderr.strip().splitlines()[-1].startswith("run-notebook:"), args
