@@ -15,9 +15,10 @@ What is shared, and why that is exact:
   trades). Two refits with the same panel, window, weighting hook, protocol (every non-fix
   field: C, max_iter, ...) and the same extra rows (compared byte for byte) have identical
   inputs, so the deterministic fit gives the identical model: it is fitted once and reused.
-  On one 1000-day x 10-ticker market the 64 configurations make 2,816 refits of which 1,023 are
-  distinct (the fix switches that change no training problem, e.g. ``confidence_sizing``, or
-  the feedback loop before its first closed trade, share every fit).
+  On one 1000-day x 10-ticker market the 64 configurations make 2,880 refits (1,080 once whole
+  steps are shared, below) that need 1,019 distinct fits (the fix switches that change no
+  training problem, e.g. ``confidence_sizing``, or the feedback loop before its first closed
+  trade, share every fit).
 * **the scalers**: the logistic pipeline's scaler depends on the training rows only (it is
   unweighted), so fits on the same rows with other weights share it (``model.fit_scaler``);
 * **the predictions**: a row's probability depends on that row and the model only, so a
@@ -126,32 +127,30 @@ def _predictions_key(config: RetrainConfig) -> tuple:
     return _key(config, _AFTER_PREDICTIONS)
 
 
-def _read_only(*arrays: np.ndarray) -> None:
-    """Make the arrays runs share read only: a step that wrote to one would fail, not leak."""
-    for array in arrays:
+def _source(run: Run, *shared: np.ndarray) -> Run:
+    """``run``, its steps done, as the source of later runs: the arrays they will share are
+    made read only, so a step that wrote to one would fail, not leak into another result."""
+    for array in shared:
         array.setflags(write=False)
+    return run
 
 
 def _take_predictions(run: Run, source: Run) -> None:
-    """Give ``run`` the refits and predictions of ``source`` (same ``_predictions_key``, its
-    steps done): its refit log (``seconds`` 0: it asked for no fit), coefficients, last model
-    and probabilities (shared, read only); its own signals and thresholds are still to be
-    decided."""
+    """Give ``run`` the refits and predictions of ``source`` (same ``_predictions_key``): its
+    refit log (``seconds`` 0: it asked for no fit), coefficients, last model and probabilities
+    (shared, read only); its own signals and thresholds are still to be decided."""
     run.fits = FitLog(
         rows=[row._replace(seconds=0.0) for row in source.fits.rows],
         coefficients=list(source.fits.coefficients),
     )
     run.model = source.model
-    _read_only(source.decisions.probs, *source.fits.coefficients)
     run.decisions.probs = source.decisions.probs
 
 
 def _take_decisions(run: Run, source: Run) -> None:
     """Give ``run`` the refits, predictions and decisions of ``source`` (same
-    ``_decisions_key``, its steps done; shared, read only); its positions are still to be
-    opened."""
+    ``_decisions_key``; shared, read only); its positions are still to be opened."""
     _take_predictions(run, source)
-    _read_only(source.decisions.codes, source.decisions.thresholds)
     run.decisions = source.decisions
     run.thresholds = source.thresholds
 
@@ -276,14 +275,15 @@ def walk_forward_many(
                     panels[design] = base.with_panel(panel)
             run = start_run(market, config, data=panels[design])
             decisions, predictions = _decisions_key(config), _predictions_key(config)
+            every = range(len(run.schedule.days))  # every decision of the run
             if decisions in decided:
                 _take_decisions(run, decided[decisions])
-                open_positions(run, range(len(run.schedule.days)))
+                open_positions(run, every)
             elif predictions in predicted:
                 _take_predictions(run, predicted[predictions])
-                for i in range(len(run.schedule.days)):
+                for i in every:
                     decide(run, i)
-                open_positions(run, range(len(run.schedule.days)))
+                open_positions(run, every)
             else:
                 weighting = hooks.providers.get("sample_weights")
                 first = _first_valid_day(run.data.panel)
@@ -297,8 +297,9 @@ def walk_forward_many(
                     for i in segment:
                         decide(run, i)
                     open_positions(run, segment)
-                predicted[predictions] = run
-            decided.setdefault(decisions, run)
+                predicted[predictions] = _source(run, run.decisions.probs, *run.fits.coefficients)
+            if decisions not in decided:
+                decided[decisions] = _source(run, run.decisions.codes, run.decisions.thresholds)
             result = finish_run(market, run)
             result.total_seconds = time.perf_counter() - started
             results.append(result)
