@@ -17,6 +17,7 @@ from sklearn.preprocessing import StandardScaler
 import retrainlab as rl
 import retrainlab.engine.training as training
 from retrainlab.engine import solver
+from retrainlab.engine.fixes.regime_awareness import RegimeGram, regime_design
 from retrainlab.engine.model import fit_model, fit_scaler, predict_proba
 from retrainlab.engine.solver import newton_logistic, standardize
 
@@ -30,12 +31,14 @@ def _sklearn_fit(Z, y, w, C=1.0, max_iter=200):
         )
 
 
-def _assert_agrees(X, y, w, C=1.0):
-    """Standardize, then solve both ways: the same iterations, probabilities within AGREE."""
+def _assert_agrees(X, y, w, C=1.0, gram=False):
+    """Standardize, then solve both ways: the same iterations, probabilities within AGREE.
+    ``gram``: our solve forms its Hessian by regime blocks (``RegimeGram``, regime designs)."""
     scale = standardize(X)
     Z = (X - scale.mean) / scale.scale
     reference = _sklearn_fit(Z, y, w, C)
-    solution = newton_logistic(Z, y, w, C, reference.tol, reference.max_iter)
+    blocks = RegimeGram(X, scale.mean, scale.scale) if gram else None
+    solution = newton_logistic(Z, y, w, C, reference.tol, reference.max_iter, blocks)
     assert solution is not None
     assert solution.iterations == reference.n_iter_[0]
     ours = 1.0 / (1.0 + np.exp(-(Z @ solution.coef + solution.intercept)))
@@ -133,6 +136,8 @@ def test_newton_matches_scikit_learn_on_the_engines_own_problems():
     assert len(problems) > 40 and {p[0].shape[1] for p in problems} == {11, 59}
     assert any(w is not None for _, _, w in problems)
     gaps = [_assert_agrees(X, y, w) for X, y, w in problems]
+    # the engine's own path for the regime designs: the Hessian by regime blocks
+    gaps += [_assert_agrees(X, y, w, gram=True) for X, y, w in problems if X.shape[1] == 59]
     assert max(gaps) < AGREE
 
 
@@ -190,3 +195,35 @@ def test_inputs_outside_the_engines_are_scikit_learns_own_fit():
         assert np.array_equal(ours[-1].classes_, reference[-1].classes_)
         assert np.array_equal(ours[-1].coef_, reference[-1].coef_)
         assert np.array_equal(ours[-1].intercept_, reference[-1].intercept_)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(1, 400), f=st.integers(1, 12))
+def test_regime_gram_is_the_dense_product(seed, n, f):
+    # regime designs with rows of no regime (-1), regimes absent from the window, zero weights
+    # and shifted, scaled features (the centring is where digits go): the dense products to
+    # ~1e-13 relative, which the Newton steps cannot tell apart (the test above)
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(n, f)) * rng.uniform(0.1, 10.0, f) + rng.normal(size=f) * 3
+    present = rng.choice(4, size=rng.integers(1, 5), replace=False)
+    regimes = np.where(rng.random(n) < 0.1, -1, rng.choice(present, size=n))
+    X = regime_design(features, regimes)
+    scale = standardize(X)
+    Z = (X - scale.mean) / scale.scale
+    h = np.where(rng.random(n) < 0.2, 0.0, rng.uniform(0.0, 0.25, n))
+    gram, sums = RegimeGram(X, scale.mean, scale.scale)(h)
+    root = np.sqrt(h)[:, None] * Z
+    dense = root.T @ root
+    size = max(1.0, np.max(np.abs(dense)))
+    np.testing.assert_allclose(gram, dense, rtol=0, atol=1e-12 * size)
+    np.testing.assert_allclose(sums, Z.T @ h, rtol=0, atol=1e-12 * max(1.0, np.abs(Z.T @ h).max()))
+    assert np.array_equal(gram, gram.T)
+
+
+def test_regime_gram_refuses_other_designs():
+    X = regime_design(np.ones((5, 3)), np.zeros(5, dtype=np.int64))
+    scale = standardize(X)
+    with pytest.raises(ValueError, match="regime_design rows"):
+        RegimeGram(X[:, :-1], scale.mean[:-1], scale.scale[:-1])
+    with pytest.raises(ValueError, match="mean and scale of each column"):
+        RegimeGram(X, scale.mean[:-1], scale.scale)

@@ -16,10 +16,16 @@ design               (features, regimes, config) -> ndarray      the base featur
                                                                  regime_awareness
 design_columns       (feature_names, config) -> list[str]        the base names /
                                                                  regime_awareness
+design_gram          (X, mean, scale, config) -> gram or None    None (dense) /
+                                                                 regime_awareness
 thresholds           (config) -> policy with ``thresholds``      ``StaticThresholds`` /
                      and ``observe(probs)``                      adaptive_thresholds
 position_size        (p, config) -> ndarray                      1 / confidence_sizing
 ===================  ==========================================  ===========================
+
+``design_gram`` changes no result, only how the logistic solver forms its Hessian: a design
+with a structure may supply ``gram(h) -> (Z' diag(h) Z, Z' h)`` of its standardized rows ``Z``
+(``engine.solver.newton_logistic``), equal to the dense products up to rounding.
 
 ``position_size`` works element by element: the engine sizes a whole segment's (or run's)
 positions in one call, so an entry's size may depend on its own probability only.
@@ -50,6 +56,7 @@ HOOK_NAMES: tuple[str, ...] = (
     "extra_samples",
     "design",
     "design_columns",
+    "design_gram",
     "thresholds",
     "position_size",
 )
@@ -107,6 +114,15 @@ class Hooks:
         if "design_columns" in self.functions:
             return list(self.functions["design_columns"](feature_names, self.config))
         return list(feature_names)
+
+    def design_gram(
+        self, X: np.ndarray, mean: np.ndarray, scale: np.ndarray
+    ) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None:
+        """The solver's Gram matrices of the standardized design rows ``(X - mean) / scale``
+        computed from the design's structure, or None: the dense products (the default)."""
+        if "design_gram" in self.functions:
+            return self.functions["design_gram"](X, mean, scale, self.config)
+        return None
 
     def thresholds(self) -> object:
         """A fresh threshold policy (``thresholds`` pair, ``observe(probs)``)."""

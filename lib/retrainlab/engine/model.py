@@ -174,7 +174,9 @@ def fit_model(
     Z = (X - scaler.mean_) / scaler.scale_
     solution = None
     if implementation == "numpy":
-        solution = newton_logistic(Z, y, weights, logit.C, logit.tol, logit.max_iter)
+        # a structured design (regime x feature) forms the Hessian from its blocks
+        gram = hooks_for(config).design_gram(X, scaler.mean_, scaler.scale_)
+        solution = newton_logistic(Z, y, weights, logit.C, logit.tol, logit.max_iter, gram)
     if solution is None:
         with sklearn.config_context(skip_parameter_validation=True):
             logit.fit(Z, y, sample_weight=weights)
