@@ -227,3 +227,55 @@ def test_regime_gram_refuses_other_designs():
         RegimeGram(X[:, :-1], scale.mean[:-1], scale.scale[:-1])
     with pytest.raises(ValueError, match="mean and scale of each column"):
         RegimeGram(X, scale.mean[:-1], scale.scale)
+
+
+def test_a_step_that_does_not_descend_leaves_the_fit_to_scikit_learn(monkeypatch):
+    # a Newton direction uphill (here forced: the solve returns the gradient itself) is where
+    # scikit-learn leaves Newton for L-BFGS; ours returns None, so fit_model fits as it does
+    X, y, _ = _problem(np.random.default_rng(6), 200, 3, weighted=False)
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    assert newton_logistic(Z, y, None, 1.0, 1e-4, 200) is not None
+    monkeypatch.setattr(solver.scipy.linalg, "solve", lambda hessian, rhs, **kwargs: -rhs)
+    searched = []
+    monkeypatch.setattr(solver, "_line_search", lambda *args: searched.append(1))
+    assert newton_logistic(Z, y, None, 1.0, 1e-4, 200) is None
+    assert searched == []  # refused at the first step, before any line search
+
+
+def test_a_line_search_that_finds_no_step_gives_up(monkeypatch):
+    # every trial point worse by far more than rounding: 21 halvings (t down to 2^-20), then None
+    X, y, _ = _problem(np.random.default_rng(7), 200, 3, weighted=True)
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    calls = []
+    honest = solver._loss_gradient
+
+    def worse(target, raw):
+        calls.append(1)
+        loss, gradient = honest(target, raw)
+        return loss + 1.0, gradient
+
+    monkeypatch.setattr(solver, "_loss_gradient", worse)
+    assert newton_logistic(Z, y, None, 1.0, 1e-4, 200) is None
+    assert len(calls) == solver.LINE_SEARCH_STEPS
+
+
+def test_the_line_search_takes_a_rounding_level_rise_only_with_a_smaller_gradient():
+    # scikit-learn's rule near convergence: a step whose loss rises by rounding only (within 16
+    # eps of the loss) is taken if the gradient's L1 norm falls, and never otherwise
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(200, 3))
+    y = (X[:, 0] + rng.normal(size=200) > 0).astype(np.int64)
+    total, l2, d = 200.0, 1.0 / 200.0, 3
+    coef = np.array([0.3, -0.2, 0.1, 0.05])
+    raw = X @ coef[:d] + coef[d]
+    step = np.full(d + 1, 1e-13)  # far below the loss's resolution
+    trial = coef + step
+    pointwise, _ = solver._loss_gradient(y.astype(np.float64), raw + (X @ step[:d] + step[d]))
+    trial_loss = float(np.sum(pointwise) / total) + 0.5 * l2 * float(trial[:d] @ trial[:d])
+    loss = trial_loss - 4 * solver._EPS * trial_loss  # the trial point is a rounding-level rise
+    search = (X, y.astype(np.float64), None, total, l2, coef, raw, loss)
+    steep = np.full(d + 1, 10.0)  # the old gradient: far larger than the trial's
+    found = solver._line_search(*search, steep, step, -1e-30)
+    assert found is not None and np.array_equal(found[0], trial)
+    flat = np.zeros(d + 1)  # no trial gradient is smaller than zero: every halving refused
+    assert solver._line_search(*search, flat, step, -1e-30) is None
