@@ -235,7 +235,7 @@ def test_a_step_that_does_not_descend_leaves_the_fit_to_scikit_learn(monkeypatch
     X, y, _ = _problem(np.random.default_rng(6), 200, 3, weighted=False)
     Z = (X - X.mean(axis=0)) / X.std(axis=0)
     assert newton_logistic(Z, y, None, 1.0, 1e-4, 200) is not None
-    monkeypatch.setattr(solver.scipy.linalg, "solve", lambda hessian, rhs, **kwargs: -rhs)
+    monkeypatch.setattr(solver, "solve_symmetric", lambda hessian, rhs: -rhs)
     searched = []
     monkeypatch.setattr(solver, "_line_search", lambda *args: searched.append(1))
     assert newton_logistic(Z, y, None, 1.0, 1e-4, 200) is None
@@ -279,3 +279,34 @@ def test_the_line_search_takes_a_rounding_level_rise_only_with_a_smaller_gradien
     assert found is not None and np.array_equal(found[0], trial)
     flat = np.zeros(d + 1)  # no trial gradient is smaller than zero: every halving refused
     assert solver._line_search(*search, flat, step, -1e-30) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), d=st.integers(1, 70), definite=st.booleans())
+def test_solve_symmetric_is_scipys_solve_bit_for_bit(seed, d, definite):
+    # Hessians (definite) and indefinite symmetric matrices, as scikit-learn's Newton step
+    # calls scipy.linalg.solve(assume_a="sym"): the same solution to the last bit
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(d + 5, d)) * rng.uniform(0.01, 100.0, d)
+    matrix = A.T @ A if definite else (A[:d] + A[:d].T)
+    rhs = rng.normal(size=d)
+    ours = solver.solve_symmetric(matrix, rhs)
+    assert ours is not None
+    reference = scipy.linalg.solve(matrix, rhs, check_finite=False, assume_a="sym")
+    assert np.array_equal(ours, reference)
+
+
+def test_solve_symmetric_refuses_where_scipy_raises_or_warns():
+    rhs = np.ones(3)
+    singular = np.diag([1.0, 0.0, 1.0])
+    with pytest.raises(np.linalg.LinAlgError):
+        scipy.linalg.solve(singular, rhs, check_finite=False, assume_a="sym")
+    assert solver.solve_symmetric(singular, rhs) is None
+    for tiny, warns in ((2.2e-16, True), (2.3e-16, False)):  # rcond = tiny: machine eps between
+        matrix = np.diag([1.0, tiny, 1.0])
+        if warns:
+            with pytest.warns(scipy.linalg.LinAlgWarning):
+                scipy.linalg.solve(matrix, rhs, check_finite=False, assume_a="sym")
+            assert solver.solve_symmetric(matrix, rhs) is None
+        else:
+            assert solver.solve_symmetric(matrix, rhs) is not None

@@ -171,7 +171,8 @@ def fit_model(
             f"scaler was fit on {scaler.n_samples_seen_} rows x {scaler.n_features_in_} columns, "
             f"X has shape {X.shape}: pass fit_scaler(X) of these very rows, or None"
         )
-    Z = (X - scaler.mean_) / scaler.scale_
+    Z = np.subtract(X, scaler.mean_)
+    Z /= scaler.scale_  # in place: the same numbers as (X - mean_) / scale_, one copy fewer
     solution = None
     if implementation == "numpy":
         # a structured design (regime x feature) forms the Hessian from its blocks

@@ -166,6 +166,12 @@ def columns_with_regimes(feature_names: Sequence[str], config: RetrainConfig) ->
 
 
 @functools.cache
+def _index_count(k: int) -> np.ndarray:
+    """(k, 2): a one-hot row times it is [the index of its 1, the number of 1s]."""
+    return np.column_stack([np.arange(k, dtype=np.float64), np.ones(k)])
+
+
+@functools.cache
 def _block_positions(f: int, k: int) -> tuple[np.ndarray, ...]:
     """Where each regime's (f+1) x (f+1) block lands in the design's Gram matrix (d x d,
     d = f + k + k f, flat indices) and in ``X' h``: ``(gram_to, gram_from, sums_to, sums_from)``,
@@ -214,31 +220,35 @@ class RegimeGram:
                 f"mean and scale of each column, got X {X.shape}, mean {np.shape(mean)}, "
                 f"scale {np.shape(scale)}"
             )
-        onehot = X[:, f : f + k]
-        group = np.where(onehot.any(axis=1), np.argmax(onehot, axis=1), k)  # k: no regime
-        order = np.argsort(group, kind="stable")
-        counts = np.bincount(group, minlength=k + 1)
-        start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        # rows of each group side by side, padded with row n (zero weight, zero row)
-        self.take_ = np.full((k + 1, max(1, counts.max())), n, dtype=np.int64)
-        self.take_[group[order], np.arange(n) - start[group[order]]] = order
-        base = np.zeros((n + 1, f + 1))
-        base[:n, :f] = X[:, :f]
-        base[:n, f] = 1.0
-        self.base_ = base[self.take_]
+        # each row's regime from its one-hot columns (0/1, at most one 1): [index, count] of
+        # its 1 by one product; k for a row of no regime
+        index, count = (X[:, f : f + k] @ _index_count(k)).T
+        group = np.where(count > 0, index, k).astype(np.int64)
+        self.order_ = np.argsort(group, kind="stable")
+        edges = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=k + 1))])
+        self.groups_ = [
+            (g, edges[g], edges[g + 1]) for g in range(k + 1) if edges[g + 1] > edges[g]
+        ]
+        # [base features, 1] of the rows, sorted by group: group g's rows are one slice
+        self.rows_ = np.empty((n, f + 1))
+        self.rows_[:, :f] = X[self.order_, :f]
+        self.rows_[:, f] = 1.0
+        self.blocks_ = np.zeros((k + 1, f + 1, f + 1))  # an absent group's block stays zero
         self.mean_ = np.asarray(mean, dtype=np.float64)
-        self.inverse_ = 1.0 / np.asarray(scale, dtype=np.float64)
+        inverse = 1.0 / np.asarray(scale, dtype=np.float64)
+        self.inverse_ = inverse
+        self.mean_outer_ = np.outer(self.mean_, self.mean_)
+        self.inverse_outer_ = np.outer(inverse, inverse)
         self.positions_ = _block_positions(f, k)
         self.n_base_ = f
-        self.weights_ = np.zeros(n + 1)
 
     def __call__(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(Z' diag(h) Z, Z' h)`` for point-wise weights ``h`` (n,), non-negative."""
-        f, m, inverse = self.n_base_, self.mean_, self.inverse_
+        f, m, blocks = self.n_base_, self.mean_, self.blocks_
         gram_to, gram_from, sums_to, sums_from = self.positions_
-        self.weights_[:-1] = h
-        root = np.sqrt(self.weights_[self.take_])[:, :, None] * self.base_
-        blocks = np.matmul(root.transpose(0, 2, 1), root)
+        weighted = self.rows_ * h[self.order_][:, None]
+        for g, lo, hi in self.groups_:
+            np.matmul(self.rows_[lo:hi].T, weighted[lo:hi], out=blocks[g])
         d = len(m)
         gram = np.zeros((d, d))
         gram.reshape(-1)[gram_to] = blocks.reshape(-1)[gram_from]
@@ -249,12 +259,12 @@ class RegimeGram:
         total = float(np.sum(h))
         cross = np.outer(sums, m)
         gram -= cross + cross.T
-        gram += total * np.outer(m, m)
-        gram *= np.outer(inverse, inverse)
+        gram += total * self.mean_outer_
+        gram *= self.inverse_outer_
         # exactly symmetric, as the dense product (BLAS syrk) is: the mean of the two halves
         gram += gram.T
         gram *= 0.5
-        return gram, (sums - total * m) * inverse
+        return gram, (sums - total * m) * self.inverse_
 
 
 def gram_with_regimes(
