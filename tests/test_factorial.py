@@ -243,7 +243,7 @@ def test_factorial_results_on_a_toy_sweep():
     assert out["n_configs"] == 8 and out["old"] == "OLD" and out["new"] == labels[-1]
     assert [c["label"] for c in out["configs"]] == labels
     shap = out["shapley"]
-    assert shap["max_abs_sum_error"] < 1e-12
+    assert shap["sums_to_total"] is True and shap["sums_to_total_within"] == 1e-12
     means = {f: shap["fixes"][f]["mean"] for f in fixes}
     assert sum(means.values()) == pytest.approx(shap["total"]["mean"])
     assert means["profit_weighted_loss"] == pytest.approx(0.4, abs=0.03)  # 0.3 + half the pair

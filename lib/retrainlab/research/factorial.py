@@ -54,6 +54,7 @@ from retrainlab.research.factorial_stats import (
 
 __all__ = [
     "CONFIDENCE",
+    "SHAPLEY_SUM_TOLERANCE",
     "PanelBlock",
     "all_configs",
     "sweep_many",
@@ -75,6 +76,13 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- the results file
+#: A market's Shapley values sum to its NEW - OLD gain up to rounding. The results record that
+#: they do within this bound, not the rounding error itself: that moves with the last bits of
+#: the runs' numbers, so it would differ between CPUs (and did between solver versions: 8.9e-16
+#: and 9.4e-16), which a committed results file must not.
+SHAPLEY_SUM_TOLERANCE: float = 1e-12
+
+
 def _label(t: tuple[int, ...], fixes: Sequence[str]) -> str:
     return " x ".join(fixes[b] for b in t)
 
@@ -181,7 +189,8 @@ def factorial_results(
             **{f: phi[:, b].tolist() for b, f in enumerate(fixes)},
             "total": total.tolist(),
         },
-        "max_abs_sum_error": float(np.nanmax(np.abs(phi.sum(axis=1) - total))),
+        "sums_to_total": bool(np.nanmax(np.abs(phi.sum(axis=1) - total)) <= SHAPLEY_SUM_TOLERANCE),
+        "sums_to_total_within": SHAPLEY_SUM_TOLERANCE,
     }
     if real_values is not None:
         real_phi = shapley(real_values)
