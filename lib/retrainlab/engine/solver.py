@@ -20,7 +20,7 @@ arithmetic only, step for step as scikit-learn 1.9 does it, so the fitted models
   1,019 fits of a market's factorial), not bit for bit: numpy's ``exp`` and scikit-learn's
   compiled loss round differently in the last bit. A design with a structure may supply the
   Hessian's Gram matrix itself (``gram``, the ``design_gram`` hook: the regime design's
-  ``RegimeGram``, about half of a regime fit's time saved); the same matrix up to rounding, so
+  ``RegimeGram``, about 30% of a regime fit's time saved); the same matrix up to rounding, so
   the same iterations and probabilities (tested against scikit-learn the same way).
 
 Where scikit-learn would leave its Newton path (a singular or ill-conditioned Hessian, many
@@ -222,12 +222,12 @@ def newton_logistic(
 
 def solve_symmetric(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
     """``scipy.linalg.solve(matrix, rhs, assume_a="sym", check_finite=False)`` for a symmetric
-    ``matrix`` (d, d) and ``rhs`` (d,), bit for bit (tested), without its dispatch (a third of a
-    regime fit's Newton step): LAPACK's Bunch-Kaufman factorization with its optimal workspace
-    (``?sytrf``), the triangular solves (``?sytrs``) and the reciprocal condition number
-    (``?sycon``, 1-norm), as scipy calls them (a 1 x 1 matrix is a division, as there). None
-    where scipy raises ``LinAlgError`` (singular) or warns ``LinAlgWarning`` (``rcond`` below
-    machine epsilon): where scikit-learn leaves its Newton path."""
+    ``matrix`` (d, d) and ``rhs`` (d,), bit for bit (tested), without its dispatch (measured on
+    a 60 x 60 Hessian: 0.048 ms against scipy's 0.061 ms): LAPACK's Bunch-Kaufman factorization
+    with its optimal workspace (``?sytrf``), the triangular solves (``?sytrs``) and the reciprocal
+    condition number (``?sycon``, 1-norm), as scipy calls them (a 1 x 1 matrix is a division, as
+    there). None where scipy raises ``LinAlgError`` (singular) or warns ``LinAlgWarning``
+    (``rcond`` below machine epsilon): where scikit-learn leaves its Newton path."""
     d = len(rhs)
     if d == 1:
         return None if matrix[0, 0] == 0 else rhs / matrix[0, 0]

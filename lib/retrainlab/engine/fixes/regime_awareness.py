@@ -23,7 +23,8 @@ That design is block-structured: in a row of regime r only the base features, r'
 r's interactions are non-zero, and r's interactions repeat the base features. ``RegimeGram``
 (the ``design_gram`` hook) uses it for the logistic solver's Hessian, the weighted Gram matrix
 of the standardized design: from one small (f+1) x (f+1) product per regime instead of the
-dense 59 x 59 one, about 25 times fewer operations (measured: 2.2x faster per Newton step).
+dense 59 x 59 one, about 25 times fewer operations (measured on a market's regime fits: 0.07 ms
+per Newton step against 0.30 ms for the dense product, plus 0.07 ms per fit to sort the rows).
 """
 
 from __future__ import annotations
@@ -206,8 +207,9 @@ class RegimeGram:
     them (other regimes' blocks are zero), then centred and scaled:
     ``Z' H Z = S^-1 (M - a m' - m a' + (sum h) m m') S^-1`` and ``Z' h = S^-1 (a - (sum h) m)``.
     The same matrices as the dense products up to rounding: the centring costs about
-    ``log10(1 + max (m/s)^2)`` digits (the engine's designs: below 2, so ~1e-14 relative; the
-    tests bound it), and the solver's probabilities stay within 1e-10 of scikit-learn's.
+    ``log10(1 + max (m/s)^2)`` digits (the engine's designs: below 2; measured up to 1.8e-13
+    relative on a market's 506 regime fits, the tests bound it at 1e-12), and the solver's
+    iterations and probabilities are scikit-learn's (within 1e-10, tested).
     """
 
     def __init__(self, X: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> None:
