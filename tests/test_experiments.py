@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -124,3 +125,13 @@ def test_the_default_run_cache_is_the_checkouts_dot_cache(monkeypatch):
     assert "/.cache/" in (root / ".gitignore").read_text().splitlines()
     clean = (root / "Makefile").read_text().split("\nclean:")[1].split("\n\n")[0]
     assert " .cache " in clean
+
+
+def test_summarize_run_takes_the_positions_on_the_return_dates():
+    # the engine's returns cover the positions' last rows (sliced); any other dates reindex:
+    # the same summary either way
+    result = rl.walk_forward(rl.generate_market(1, n_days=400, n_tickers=3), rl.NEW)
+    early = dataclasses.replace(result, returns=result.returns.iloc[:-30])  # not the last rows
+    cut = dataclasses.replace(early, positions=result.positions.iloc[:-30])  # the last rows
+    assert ex.summarize_run(early) == ex.summarize_run(cut)
+    assert ex.summarize_run(early) != ex.summarize_run(result)

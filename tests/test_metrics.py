@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats
 
 from retrainlab import metrics as m
 
@@ -292,3 +294,29 @@ def test_max_drawdown_in_range(r):
     assert -1.0 <= dd <= 0.0
     # no drawdown is deeper than compounding every losing period of the series
     assert dd >= m.total_return(np.minimum(r, 0.0)) - 1e-12
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(0, 400),
+    shift=st.sampled_from([0.0, 1e-3, 5.0, 1e8]),
+    constant=st.booleans(),
+)
+def test_skew_kurtosis_is_scipys_bit_for_bit(seed, n, shift, constant):
+    # heavy tails, shifted means (where m2 <= (eps mean)^2 gives nan), constant series and a
+    # NaN (dropped): scipy.stats' own numbers to the last bit
+    rng = np.random.default_rng(seed)
+    r = np.full(n, shift) if constant else rng.standard_t(3, size=n) * 0.01 + shift
+    if n > 3:
+        r[rng.integers(0, n)] = np.nan
+    clean = r[~np.isnan(r)]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scipy's notes on tiny and near-constant samples
+        expected = (
+            float(stats.skew(clean, bias=True)),
+            float(stats.kurtosis(clean, fisher=False, bias=True)),
+        )
+    ours = m.skew_kurtosis(r)
+    for a, b in zip(ours, expected, strict=True):
+        assert (math.isnan(a) and math.isnan(b)) or a == b, (ours, expected)

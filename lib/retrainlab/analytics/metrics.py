@@ -47,6 +47,7 @@ __all__ = [
     "profit_factor",
     "return_at_equal_risk",
     "sharpe_moments",
+    "skew_kurtosis",
     "sharpe_ratio",
     "signal_counts",
     "total_return",
@@ -368,9 +369,30 @@ def sharpe_moments(returns: ArrayLike) -> tuple[float, float, float, int]:
     sr = sharpe_ratio(r, periods_per_year=1)
     if r.size < 2 or _is_constant(r) or np.std(r) == 0.0:
         return sr, float("nan"), float("nan"), int(r.size)
-    skew = float(stats.skew(r, bias=True))
-    kurt = float(stats.kurtosis(r, fisher=False, bias=True))
+    skew, kurt = skew_kurtosis(r)
     return sr, skew, kurt, int(r.size)
+
+
+def skew_kurtosis(returns: ArrayLike) -> tuple[float, float]:
+    """Population skewness and (non-excess) kurtosis of a series, NaNs dropped.
+
+    ``scipy.stats.skew(r, bias=True)`` and ``scipy.stats.kurtosis(r, fisher=False, bias=True)``
+    with scipy's own arithmetic (central moments about the mean, powers by squaring; nan where
+    ``m2 <= (eps mean)^2``), bit for bit (tested), without their dispatch: about 1 ms a call,
+    which was 7% of summarising a market's 64 factorial runs.
+    """
+    r = _as_1d(returns)
+    if r.size == 0:
+        return float("nan"), float("nan")
+    mean = np.mean(r, keepdims=True)
+    deviation = r - mean
+    squared = deviation**2
+    m2 = np.mean(squared)
+    m3 = np.mean(squared * deviation)
+    m4 = np.mean(squared**2)
+    if m2 <= (np.finfo(np.float64).eps * mean[0]) ** 2:
+        return float("nan"), float("nan")
+    return float(m3 / m2**1.5), float(m4 / m2**2.0)
 
 
 def _sr_variance_term(sr: float, skew: float, kurtosis: float) -> float:

@@ -183,7 +183,9 @@ def fit_model(
             logit.fit(Z, y, sample_weight=weights)
     else:  # the attributes scikit-learn's fit sets, with the same types
         logit.n_features_in_ = X.shape[1]
-        logit.classes_ = np.unique(y)
+        # np.unique(y) without its sort: the labels are 0 and 1, both present (newton_logistic
+        # returns None otherwise)
+        logit.classes_ = np.array([0, 1], dtype=y.dtype)
         logit.n_iter_ = np.array([solution.iterations], dtype=np.int32)
         logit.coef_ = solution.coef[None, :]
         logit.intercept_ = np.array([solution.intercept])

@@ -15,7 +15,23 @@ from retrainlab.engine.decisions import SIDES
 from retrainlab.engine.fixes.confidence_sizing import confidence
 from retrainlab.engine.fixes.feedback_loop import TradeOutcome
 from retrainlab.engine.outcomes import signed_pnl
-from retrainlab.engine.regimes import regime_code, regime_names
+from retrainlab.engine.regimes import REGIMES, UNDEFINED, regime_code, regime_names
+
+#: The text columns' values as pandas string arrays: a column is one ``take`` of them, where a
+#: column built from Python strings costs pandas a conversion per row (half of a trades table).
+_SIDE_NAMES = pd.array(SIDES, dtype="str")  # code + 1: short, neutral, long
+_REGIME_NAMES = pd.array(regime_names(np.array([*range(len(REGIMES)), UNDEFINED])), dtype="str")
+
+
+def side_table(codes: np.ndarray, index: pd.Index, columns: list[str]) -> pd.DataFrame:
+    """The side (short, neutral, long) of each decision code (-1, 0, 1) in ``codes``
+    (n, len(columns)), as a frame of strings."""
+    table = pd.DataFrame(
+        {j: _SIDE_NAMES.take(codes[:, j] + 1) for j in range(codes.shape[1])}, index=index
+    )
+    table.columns = pd.Index(columns)
+    return table
+
 
 __all__ = [
     "FitLogRow",
@@ -189,15 +205,15 @@ def close_trades(
     # the dict is in TRADE_COLUMNS order (tested): no ``columns=``, which reindexes the dict
     return pd.DataFrame(
         {
-            "ticker": np.array(tickers, dtype=object)[tic],
+            "ticker": pd.array(tickers, dtype="str").take(tic),
             "decision_date": dates[dday],
             "entry_date": dates[entry],
             "exit_date": dates[exit_],
-            "side": SIDES[side + 1],
+            "side": _SIDE_NAMES.take(side + 1),
             "size": size,
             "prob": prob,
             "confidence": confidence(prob),
-            "regime": regime_names(regimes[dday, tic]),
+            "regime": _REGIME_NAMES.take(regimes[dday, tic]),  # UNDEFINED (-1): the last
             "entry_price": p0,
             "exit_price": p1,
             "pnl_pct": pnl,

@@ -71,7 +71,7 @@ from sklearn.pipeline import Pipeline
 from tqdm.auto import tqdm
 
 from retrainlab.engine.config import RetrainConfig
-from retrainlab.engine.decisions import SIDES, signal_codes
+from retrainlab.engine.decisions import signal_codes
 from retrainlab.engine.features import MIN_HISTORY
 from retrainlab.engine.fixes.feedback_loop import TradeOutcome
 from retrainlab.engine.hooks import Hooks, hooks_for
@@ -85,6 +85,7 @@ from retrainlab.engine.results import (
     close_trades,
     fit_tables,
     mark_to_market,
+    side_table,
     summarise,
 )
 from retrainlab.engine.training import (
@@ -441,7 +442,7 @@ def finish_run(market: Market, run: Run) -> WalkForwardResult:
         returns=returns,
         positions=pd.DataFrame(positions, index=dates, columns=tickers),
         probabilities=pd.DataFrame(full_probs, index=dates, columns=tickers),
-        signals=pd.DataFrame(SIDES[codes + 1], index=decision_dates, columns=tickers),
+        signals=side_table(codes, decision_dates, tickers),
         thresholds=pd.DataFrame(
             # a copy: walk_forward_many's runs may share their decisions' arrays, and a frame
             # over an array does not copy it under pandas < 3

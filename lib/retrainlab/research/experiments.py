@@ -143,8 +143,13 @@ def summarize_run(result: Any, costs: Sequence[float] = COSTS_BPS) -> dict[str, 
     """Every per-run number the notebooks use: the engine's metrics plus costs and PSR inputs."""
     out: dict[str, float] = dict(result.metrics)
     returns = result.returns.to_numpy(dtype=float)
-    # positions on the dates the return series covers (it starts at the first decision)
-    positions = result.positions.reindex(result.returns.index).to_numpy(dtype=float)
+    # positions on the dates the return series covers (it starts at the first decision): the
+    # last rows of the positions frame, as the engine makes them (a reindex if not)
+    held, dates = result.positions, result.returns.index
+    if len(dates) <= len(held) and held.index[len(held) - len(dates) :].equals(dates):
+        positions = held.to_numpy(dtype=float)[len(held) - len(dates) :]
+    else:
+        positions = held.reindex(dates).to_numpy(dtype=float)
     n_signals = max(1.0, out["n_long"] + out["n_short"] + out["n_neutral"])
     out["neutral_share"] = out["n_neutral"] / n_signals
     out["long_share"] = out["n_long"] / n_signals
