@@ -17,6 +17,7 @@ from retrainlab.engine import features, fixes, hooks, market, prices, regimes
 from retrainlab.engine.decisions import StaticThresholds
 from retrainlab.engine.fixes import regime_awareness
 from retrainlab.engine.fixes.adaptive_thresholds import AdaptiveThresholds
+from retrainlab.engine.fixes.regime_awareness import RegimeGram, regime_design
 from retrainlab.engine.outcomes import OutcomeTable
 from retrainlab.engine.training import fit
 from retrainlab.live.inputs import as_histories
@@ -36,6 +37,7 @@ def test_old_uses_every_default_and_new_one_fix_per_hook():
     assert old.extra_samples(OutcomeTable.empty()).n == 0 and not old.takes_outcomes
     assert isinstance(old.thresholds(), StaticThresholds)
     np.testing.assert_array_equal(old.position_size(np.array([0.6, 0.9])), [1.0, 1.0])
+    assert old.design_gram(np.ones((3, 11)), np.zeros(11), np.ones(11)) is None  # dense
     assert set(new.providers) == set(hooks.HOOK_NAMES)
     assert set(new.providers.values()) == set(FIXES)  # every fix acts through a hook
     assert new.training_window() == NEW.long_window
@@ -186,3 +188,12 @@ def test_retrain_set_is_the_walk_forwards_last_refit(config):
     np.testing.assert_array_equal(
         np.append(logit.coef_[0], logit.intercept_[0]), result.coefficients.iloc[-1].to_numpy()
     )
+
+
+def test_the_regime_design_gives_its_gram_to_the_logistic_solver_only():
+    aware = OLD.with_fix("regime_awareness")
+    X = regime_design(np.ones((6, 11)), np.array([0, 1, 2, 3, -1, 0]))
+    mean, scale = X.mean(axis=0), np.ones(X.shape[1])
+    assert isinstance(hooks.hooks_for(aware).design_gram(X, mean, scale), RegimeGram)
+    boosted = aware.replace(model="gradient_boosting")  # no Newton solver, another design
+    assert hooks.hooks_for(boosted).design_gram(X, mean, scale) is None

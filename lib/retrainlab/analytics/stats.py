@@ -355,13 +355,14 @@ def sharpe_difference_ci(
         raise ValueError(f"block_length must be >= 1, got {block_length!r}")
     boot = StationaryBootstrap(length, x, seed=np.random.default_rng(seed))
     draws = np.empty(int(n_resamples))
-    chunk = max(1, 2_000_000 // n)  # bound the (chunk, n, 2) gather to ~32 MB
+    first, second = np.ascontiguousarray(x[:, 0]), np.ascontiguousarray(x[:, 1])
+    chunk = max(1, 2_000_000 // n)  # bound each (chunk, n) gather to ~16 MB
     for start in range(0, int(n_resamples), chunk):
         stop = min(int(n_resamples), start + chunk)
         idx = np.stack([boot.update_indices() for _ in range(stop - start)])
-        sample = x[idx]  # (draws, days, 2)
-        draws[start:stop] = _sharpe_rows(sample[..., 1], periods_per_year) - _sharpe_rows(
-            sample[..., 0], periods_per_year
+        # each series gathered on its own: contiguous rows, half the memory traffic of the pair
+        draws[start:stop] = _sharpe_rows(second[idx], periods_per_year) - _sharpe_rows(
+            first[idx], periods_per_year
         )
     low, high, p = _ci_and_p(draws, confidence)
     return BootstrapDifference(
