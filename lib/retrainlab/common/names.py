@@ -1,4 +1,5 @@
-"""Name checking with a "did you mean" hint, shared by configs, notebook parameters and the CLI."""
+"""Name checking with a "did you mean" hint, shared by configs, notebook parameters and the CLI,
+and the command lines' one-line messages."""
 
 from __future__ import annotations
 
@@ -21,3 +22,9 @@ def check_name(name: str, valid: Iterable[str], what: str) -> str:
             f"unknown {what} {name!r}.{suggest(name, valid)} Valid choices: {', '.join(valid)}."
         )
     return name
+
+
+def one_line(text: object) -> str:
+    """``text`` on one line (its whitespace runs, newlines included, as single spaces): how a
+    command line reports a failure, whatever the message holds."""
+    return " ".join(str(text).split())

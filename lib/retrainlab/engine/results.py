@@ -15,12 +15,12 @@ from retrainlab.engine.decisions import SIDES
 from retrainlab.engine.fixes.confidence_sizing import confidence
 from retrainlab.engine.fixes.feedback_loop import TradeOutcome
 from retrainlab.engine.outcomes import signed_pnl
-from retrainlab.engine.regimes import REGIMES, UNDEFINED, regime_code, regime_names
+from retrainlab.engine.regimes import REGIMES, regime_code
 
 #: The text columns' values as pandas string arrays: a column is one ``take`` of them, where a
 #: column built from Python strings costs pandas a conversion per row (half of a trades table).
 _SIDE_NAMES = pd.array(SIDES, dtype="str")  # code + 1: short, neutral, long
-_REGIME_NAMES = pd.array(regime_names(np.array([*range(len(REGIMES)), UNDEFINED])), dtype="str")
+_REGIME_NAMES = pd.array([*REGIMES, None], dtype="str")  # by code; UNDEFINED (-1): the last
 
 
 def side_table(codes: np.ndarray, index: pd.Index, columns: list[str]) -> pd.DataFrame:
@@ -213,7 +213,7 @@ def close_trades(
             "size": size,
             "prob": prob,
             "confidence": confidence(prob),
-            "regime": _REGIME_NAMES.take(regimes[dday, tic]),  # UNDEFINED (-1): the last
+            "regime": _REGIME_NAMES.take(regimes[dday, tic]),
             "entry_price": p0,
             "exit_price": p1,
             "pnl_pct": pnl,

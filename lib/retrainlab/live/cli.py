@@ -34,7 +34,7 @@ from typing import Any
 import pandas as pd
 
 from retrainlab.common.jsonio import jsonable
-from retrainlab.common.names import suggest
+from retrainlab.common.names import one_line, suggest
 from retrainlab.engine.bars import TICKER_COLUMNS
 from retrainlab.engine.prices import read_price_file
 from retrainlab.live.errors import StateError
@@ -174,8 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result, code = _run(args)
     except (StateError, ValueError, TypeError, OSError) as exc:
-        message = " ".join(str(exc).split())  # one line, whatever the message holds
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     except Exception as exc:  # a bug: still one line, never a traceback
         print(f"error: unexpected failure, please report it: {exc!r}", file=sys.stderr)

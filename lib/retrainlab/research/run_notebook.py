@@ -16,13 +16,10 @@ import click
 from papermill.cli import papermill as papermill_command
 from papermill.exceptions import PapermillExecutionError
 
+from retrainlab.common.names import one_line
 from retrainlab.research.runlog import tidy_notebook
 
 __all__ = ["main"]
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
 
 
 class _WithoutTracebacks(logging.Formatter):
@@ -65,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except click.ClickException as exc:
         print(
-            f"run-notebook: papermill's arguments: {_one_line(exc.format_message())}",
+            f"run-notebook: papermill's arguments: {one_line(exc.format_message())}",
             file=sys.stderr,
         )
         return 2
@@ -88,15 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     except PapermillExecutionError as exc:
         print(
             f"run-notebook: {source} failed in cell {exc.exec_count}: {exc.ename}: "
-            f"{_one_line(exc.evalue)} (traceback in {output})",
+            f"{one_line(exc.evalue)} (traceback in {output})",
             file=sys.stderr,
         )
         return 1
     except click.ClickException as exc:
-        print(f"run-notebook: {source}: {_one_line(exc.format_message())}", file=sys.stderr)
+        print(f"run-notebook: {source}: {one_line(exc.format_message())}", file=sys.stderr)
         return 2
     except Exception as exc:  # no such notebook or kernel, bad YAML: one line, never a traceback
-        print(f"run-notebook: {source}: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+        print(f"run-notebook: {source}: {type(exc).__name__}: {one_line(exc)}", file=sys.stderr)
         return 1
     return 0
 
