@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from retrainlab.engine import real_equities
 from retrainlab.engine.features import FEATURE_NAMES
 from retrainlab.engine.real_equities import (
     ABSENT_FIELDS,
@@ -95,3 +99,22 @@ def test_close_only_csv_marks_filled_fields_absent(tmp_path):
     pd.DataFrame({"date": m.dates, "close": m.close[:, 0]}).to_csv(path, index=False)
     loaded = rl.load_prices(path)
     assert set(loaded.absent_fields) == {"open", "high", "low", "volume"}
+
+
+def test_the_panel_is_skfolio_s_own_data_read_without_importing_skfolio():
+    # the same frame as skfolio's loader, bit for bit, from a process that never imports it
+    from skfolio.datasets import load_sp500_dataset
+
+    pd.testing.assert_frame_equal(sp500_prices(), load_sp500_dataset(), check_exact=True)
+    code = (
+        "import sys; from retrainlab.engine import real_equities as r; r.load_sp500_panel(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('skfolio', 'cvxpy')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_missing_skfolio_is_named_with_its_fix(monkeypatch):
+    monkeypatch.setattr(real_equities.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModuleNotFoundError, match=r"retrainlab\[equities\]"):
+        sp500_prices()

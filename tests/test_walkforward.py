@@ -218,6 +218,20 @@ def test_metrics(res):
     assert all(isinstance(v, float) for v in mt.values())
 
 
+def test_a_result_builds_its_tables_when_first_read():
+    # a sweep reads returns, positions and metrics only: the other tables wait until read
+    result = walk_forward(market(), NEW)
+    tables = ("probabilities", "signals", "thresholds", "trades", "regimes", "market_regimes")
+    built = lambda: sorted(n for n in (*tables, "_fit_tables") if n in vars(result.tables))  # noqa: E731
+    text = repr(result)  # the repr counts trades and fits without building their tables
+    assert built() == [] and result.metrics["n_trades"] > 0
+    assert f"{len(result.trades)} trades" in text and f"{result.fits['fitted'].sum()} fits" in text
+    assert result.metrics["n_fits"] == result.fits["fitted"].sum() == result.tables.n_fits
+    for name in tables:
+        assert getattr(result, name) is getattr(result, name)  # built once, then kept
+    assert built() == sorted((*tables, "_fit_tables"))
+
+
 def test_deterministic_byte_for_byte():
     m = market()
     a, b = walk_forward(m, NEW), walk_forward(m, NEW)

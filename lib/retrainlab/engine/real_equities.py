@@ -2,7 +2,8 @@
 
 ``skfolio.datasets.load_sp500_dataset()`` is bundled in the skfolio wheel (no download): 20
 stocks (AAPL ... XOM), 8,313 business days from 1990-01-02 to 2022-12-28, adjusted closing
-prices only, rounded to 0.001. :func:`load_sp500_panel` returns it as a ``Market``.
+prices only, rounded to 0.001. :func:`load_sp500_panel` returns it as a ``Market``. The file
+is read where skfolio installed it, without importing skfolio (``_skfolio_file``).
 
 **Close-only.** The data have no open, high, low or volume. Those fields are *absent*, not
 invented: their arrays are all NaN and ``params["absent"]`` lists them, so nothing downstream
@@ -20,11 +21,12 @@ is flattered, which is one more reason to report it beside every system.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from skfolio.datasets import load_sp500_dataset  # the optional extra `retrainlab[equities]`
 
 from retrainlab.common.names import check_name
 from retrainlab.engine.market import DATE_UNIT, Market
@@ -51,9 +53,33 @@ SP500_TICKERS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+#: The file ``skfolio.datasets.load_sp500_dataset()`` reads, inside the installed skfolio.
+_SP500_FILE: tuple[str, ...] = ("datasets", "data", "sp500_dataset.csv.gz")
+
+
+def _skfolio_file(*parts: str) -> Path:
+    """A data file shipped inside the installed ``skfolio`` (the optional extra
+    ``retrainlab[equities]``), found without importing skfolio: importing it imports cvxpy and
+    its solvers, ~1.5 s in every process that loads the panel (a notebook's kernel and each of
+    its workers), for a file that pandas reads in milliseconds."""
+    spec = importlib.util.find_spec("skfolio")  # finds the package; runs none of its code
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "the S&P 500 panel ships with skfolio, which is not installed: "
+            "pip install 'retrainlab[equities]' (or make setup)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations)), *parts)
+    if not path.is_file():
+        raise FileNotFoundError(f"skfolio {path.parent} has no {path.name}: is skfolio intact?")
+    return path
+
+
 def sp500_prices() -> pd.DataFrame:
-    """The raw skfolio frame (dates x 20 tickers of adjusted closes), as shipped."""
-    return load_sp500_dataset()
+    """The raw skfolio frame (dates x 20 tickers of adjusted closes), as shipped: the file
+    ``skfolio.datasets.load_sp500_dataset()`` reads, parsed as it parses it (tested equal)."""
+    frame = pd.read_csv(_skfolio_file(*_SP500_FILE), sep=",", index_col=0)  # gzip: by its suffix
+    frame.index = pd.to_datetime(frame.index, format="%Y-%m-%d")
+    return frame
 
 
 def load_sp500_panel(

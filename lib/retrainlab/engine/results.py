@@ -4,6 +4,7 @@ book to market (daily returns), closing trades, and the summaries (``metrics``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import NamedTuple, get_type_hints
 
 import numpy as np
@@ -35,12 +36,15 @@ def side_table(codes: np.ndarray, index: pd.Index, columns: list[str]) -> pd.Dat
 
 __all__ = [
     "FitLogRow",
+    "RunTables",
     "TRADE_COLUMNS",
+    "TradeFills",
     "WalkForwardResult",
-    "close_trades",
     "fit_tables",
     "mark_to_market",
     "summarise",
+    "trade_fills",
+    "trade_table",
 ]
 
 #: Columns of ``WalkForwardResult.trades``.
@@ -94,24 +98,30 @@ class WalkForwardResult:
         thresholds), ``n_scored_decisions`` and ``n_fits``.
     fit_seconds, total_seconds : time inside ``fit_model`` and in the whole run.
     features : (n_days, n_tickers, n_features) base features (``FEATURE_NAMES``).
+    tables : the ``RunTables`` behind ``probabilities`` ... ``coefficients``: each is built from
+        the run's arrays when first read, so a sweep that only summarises its runs never pays
+        for them (measured: 7% of a market's 64-configuration factorial).
     """
 
     config: RetrainConfig
     market_name: str
     returns: pd.Series
     positions: pd.DataFrame
-    probabilities: pd.DataFrame
-    signals: pd.DataFrame
-    thresholds: pd.DataFrame
-    trades: pd.DataFrame
-    regimes: pd.DataFrame
-    market_regimes: pd.Series
-    fits: pd.DataFrame
-    coefficients: pd.DataFrame
     metrics: dict[str, float]
     fit_seconds: float
     total_seconds: float
+    tables: RunTables = field(repr=False)
     features: np.ndarray = field(repr=False)
+
+    # the run's other tables, built from its arrays when first read (``RunTables``)
+    probabilities = property(lambda self: self.tables.probabilities, doc="``RunTables``")
+    signals = property(lambda self: self.tables.signals, doc="``RunTables``")
+    thresholds = property(lambda self: self.tables.thresholds, doc="``RunTables``")
+    trades = property(lambda self: self.tables.trades, doc="``RunTables``")
+    regimes = property(lambda self: self.tables.regimes, doc="``RunTables``")
+    market_regimes = property(lambda self: self.tables.market_regimes, doc="``RunTables``")
+    fits = property(lambda self: self.tables.fits, doc="``RunTables``")
+    coefficients = property(lambda self: self.tables.coefficients, doc="``RunTables``")
 
     @property
     def fit_dates(self) -> list[pd.Timestamp]:
@@ -154,9 +164,9 @@ class WalkForwardResult:
         metrics = self.metrics
         return (
             f"WalkForwardResult({self.config.label} on {self.market_name}: "
-            f"{len(self.returns)} days, {len(self.trades)} trades, "
+            f"{len(self.returns)} days, {self.tables.n_trades} trades, "
             f"sharpe={metrics.get('sharpe_ratio', float('nan')):.3f}, "
-            f"{int(self.fits['fitted'].sum())} fits)"
+            f"{self.tables.n_fits} fits)"
         )
 
 
@@ -172,7 +182,27 @@ def mark_to_market(positions: np.ndarray, close: np.ndarray, cost_bps: float) ->
     return (held * simple).sum(axis=1) / k - cost_bps * 1e-4 * trade.sum(axis=1) / k
 
 
-def close_trades(
+class TradeFills(NamedTuple):
+    """The closed trades' numbers (``trade_fills``), one array per column, in trade order: the
+    decision ``number`` (into the run's decisions), ``ticker`` (column), decision, entry and exit
+    rows, the side code (-1, 1), ``size``, ``prob``, the entry and exit closes, ``pnl_pct`` and
+    ``trade_return`` (``size * pnl_pct``)."""
+
+    number: np.ndarray
+    ticker: np.ndarray
+    decision_row: np.ndarray
+    entry_row: np.ndarray
+    exit_row: np.ndarray
+    side: np.ndarray
+    size: np.ndarray
+    prob: np.ndarray
+    entry_price: np.ndarray
+    exit_price: np.ndarray
+    pnl_pct: np.ndarray
+    trade_return: np.ndarray
+
+
+def trade_fills(
     *,
     decision: np.ndarray,
     ticker: np.ndarray,
@@ -181,13 +211,10 @@ def close_trades(
     probs: np.ndarray,
     positions: np.ndarray,
     close: np.ndarray,
-    regimes: np.ndarray,
-    dates: pd.DatetimeIndex,
-    tickers: list[str],
     horizon: int,
     lag: int,
-) -> pd.DataFrame:
-    """The trades whose exit fill lies inside the data, as a ``TRADE_COLUMNS`` frame.
+) -> TradeFills:
+    """The trades whose exit fill lies inside the data.
 
     ``decision``/``ticker``: decision number and ticker of every position opened, in order;
     a decision on row ``d`` fills at ``d + lag`` and exits ``horizon`` rows later.
@@ -196,28 +223,38 @@ def close_trades(
     entry = decision_day[decision] + lag
     closed = entry + horizon <= n - 1
     dec, tic, entry = decision[closed], ticker[closed], entry[closed]
-    dday, exit_ = decision_day[dec], entry + horizon
+    exit_ = entry + horizon
     side = codes[dec, tic]
-    prob = probs[dec, tic]
     size = np.abs(positions[entry, tic])
     p0, p1 = close[entry, tic], close[exit_, tic]
     pnl = signed_pnl(side.astype(np.float64), p0, p1)
+    return TradeFills(
+        dec, tic, decision_day[dec], entry, exit_, side, size, probs[dec, tic], p0, p1, pnl,
+        size * pnl,
+    )  # fmt: skip
+
+
+def trade_table(
+    fills: TradeFills, *, regimes: np.ndarray, dates: pd.DatetimeIndex, tickers: list[str]
+) -> pd.DataFrame:
+    """``fills`` as a ``TRADE_COLUMNS`` frame (``regimes``: the run's regime codes by row and
+    ticker, taken at each decision)."""
     # the dict is in TRADE_COLUMNS order (tested): no ``columns=``, which reindexes the dict
     return pd.DataFrame(
         {
-            "ticker": pd.array(tickers, dtype="str").take(tic),
-            "decision_date": dates[dday],
-            "entry_date": dates[entry],
-            "exit_date": dates[exit_],
-            "side": _SIDE_NAMES.take(side + 1),
-            "size": size,
-            "prob": prob,
-            "confidence": confidence(prob),
-            "regime": _REGIME_NAMES.take(regimes[dday, tic]),
-            "entry_price": p0,
-            "exit_price": p1,
-            "pnl_pct": pnl,
-            "trade_return": size * pnl,
+            "ticker": pd.array(tickers, dtype="str").take(fills.ticker),
+            "decision_date": dates[fills.decision_row],
+            "entry_date": dates[fills.entry_row],
+            "exit_date": dates[fills.exit_row],
+            "side": _SIDE_NAMES.take(fills.side + 1),
+            "size": fills.size,
+            "prob": fills.prob,
+            "confidence": confidence(fills.prob),
+            "regime": _REGIME_NAMES.take(regimes[fills.decision_row, fills.ticker]),
+            "entry_price": fills.entry_price,
+            "exit_price": fills.exit_price,
+            "pnl_pct": fills.pnl_pct,
+            "trade_return": fills.trade_return,
         }
     )
 
@@ -267,6 +304,103 @@ def fit_tables(
         columns=columns,
     )
     return fits, table
+
+
+class RunTables:
+    """A run's tables, each built from the run's arrays the first time it is read.
+
+    ``finish_run`` gives every result one. A sweep reads a run's returns, positions and
+    ``metrics`` only; building the other tables cost 7% of a market's 64-configuration factorial,
+    for tables nobody read. The arrays are the run's own, or in ``walk_forward_many`` shared
+    read only between runs, so a table built late is the one built at once (the tests compare
+    every table of ``walk_forward`` and ``walk_forward_many``). Each table is built once and is
+    this result's own object.
+    """
+
+    def __init__(
+        self,
+        *,
+        dates: pd.DatetimeIndex,
+        tickers: list[str],
+        days: np.ndarray,
+        probs: np.ndarray,
+        codes: np.ndarray,
+        thresholds: np.ndarray,
+        fills: TradeFills,
+        regimes: np.ndarray,
+        regime_tables: tuple[pd.DataFrame, pd.Series],
+        fit_rows: list[FitLogRow],
+        coefficients: list[np.ndarray],
+        columns: list[str],
+    ) -> None:
+        self._dates, self._tickers, self._days = dates, tickers, days
+        self._probs, self._codes, self._thresholds = probs, codes, thresholds
+        self._fills, self._regimes, self._regime_tables = fills, regimes, regime_tables
+        self._fit_rows, self._coefficients, self._columns = fit_rows, coefficients, columns
+
+    @property
+    def n_trades(self) -> int:
+        """Closed trades (rows of ``trades``)."""
+        return len(self._fills.size)
+
+    @property
+    def n_fits(self) -> int:
+        """Refits that fitted a model."""
+        return sum(row.fitted for row in self._fit_rows)
+
+    @cached_property
+    def probabilities(self) -> pd.DataFrame:
+        """(dates x tickers) P(up) at each decision; NaN elsewhere."""
+        full = np.full((len(self._dates), len(self._tickers)), np.nan)
+        full[self._days] = self._probs
+        return pd.DataFrame(full, index=self._dates, columns=self._tickers)
+
+    @cached_property
+    def signals(self) -> pd.DataFrame:
+        """(decision dates x tickers) "long" / "short" / "neutral"."""
+        return side_table(self._codes, self._dates[self._days], self._tickers)
+
+    @cached_property
+    def thresholds(self) -> pd.DataFrame:
+        """(decision dates) the long and short thresholds in force."""
+        return pd.DataFrame(
+            # a copy: walk_forward_many's runs may share their decisions' arrays, and a frame
+            # over an array does not copy it under pandas < 3
+            self._thresholds.copy(),
+            index=self._dates[self._days],
+            columns=["long_threshold", "short_threshold"],
+        )
+
+    @cached_property
+    def trades(self) -> pd.DataFrame:
+        """One row per closed trade (``TRADE_COLUMNS``)."""
+        return trade_table(
+            self._fills, regimes=self._regimes, dates=self._dates, tickers=self._tickers
+        )
+
+    @cached_property
+    def regimes(self) -> pd.DataFrame:
+        """(dates x tickers) detected regime names."""
+        return self._regime_tables[0].copy()
+
+    @cached_property
+    def market_regimes(self) -> pd.Series:
+        """The equal-weight index's detected regime per date."""
+        return self._regime_tables[1].copy()
+
+    @cached_property
+    def _fit_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return fit_tables(self._fit_rows, self._coefficients, self._dates, self._columns)
+
+    @property
+    def fits(self) -> pd.DataFrame:
+        """One row per refit (``fit_tables``)."""
+        return self._fit_tables[0]
+
+    @property
+    def coefficients(self) -> pd.DataFrame:
+        """One row per fitted model (``fit_tables``)."""
+        return self._fit_tables[1]
 
 
 def summarise(

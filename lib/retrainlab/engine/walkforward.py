@@ -3,11 +3,13 @@
 Protocol (docs/methodology.md, "Walk-forward"). The loop is six named steps: per refit segment
 ``refit`` (training set and fit, ``retrainlab.engine.training``), ``predict``, ``decide``
 (thresholds and signals) and ``open_positions`` (the book), then once at the end
-``mark_to_market`` and ``close_trades`` (``retrainlab.engine.results``). What a fix changes
-enters through the hooks (``retrainlab.engine.hooks``); this module never asks which fixes are
-on. Position sizes reach no earlier step: the refits learn from their own trades' signs, never
-their sizes (``own_outcomes``), so two systems that differ only in the ``position_size`` hook
-share every step before ``open_positions`` (``walk_forward_many`` uses that).
+``mark_to_market`` and ``trade_fills``, closing the trades (``retrainlab.engine.results``). What
+a fix changes enters through the hooks (``retrainlab.engine.hooks``); this module never asks
+which fixes are on. Position sizes reach no earlier step: the refits learn from their own
+trades' signs, never their sizes (``own_outcomes``), so two systems that differ only in the
+``position_size`` hook share every step before ``open_positions`` (``walk_forward_many`` uses
+that). The result's tables other than returns and positions are built when first read
+(``RunTables``).
 
 * **Features** are computed once per market (``retrainlab.engine.features``), and so are the
   detected regimes (``fixes.regime_awareness.detect_regimes``) and the model's design matrix for
@@ -81,12 +83,11 @@ from retrainlab.engine.model import fit_summary, predict_proba
 from retrainlab.engine.outcomes import OutcomeTable
 from retrainlab.engine.results import (
     FitLogRow,
+    RunTables,
     WalkForwardResult,
-    close_trades,
-    fit_tables,
     mark_to_market,
-    side_table,
     summarise,
+    trade_fills,
 )
 from retrainlab.engine.training import (
     TrainingSet,
@@ -398,7 +399,8 @@ def start_run(
 
 
 def finish_run(market: Market, run: Run) -> WalkForwardResult:
-    """Steps 5 and 6 (mark to market, close trades) and the result's tables."""
+    """Steps 5 and 6 (mark to market, close trades), the summaries and the result; its other
+    tables are built when first read (``RunTables``)."""
     config, data, days = run.config, run.data, run.schedule.days
     dates, tickers = market.dates, list(market.tickers)
     positions, probs, codes = run.book.positions, run.decisions.probs, run.decisions.codes
@@ -406,7 +408,7 @@ def finish_run(market: Market, run: Run) -> WalkForwardResult:
     net = mark_to_market(positions, data.close, config.cost_bps)
     returns = pd.Series(net[start:], index=dates[start:], name=config.label)
     decision, ticker = run.book.opened()
-    trades = close_trades(
+    fills = trade_fills(
         decision=decision,
         ticker=ticker,
         decision_day=days,
@@ -414,49 +416,35 @@ def finish_run(market: Market, run: Run) -> WalkForwardResult:
         probs=probs,
         positions=positions,
         close=data.close,
-        regimes=data.regimes,
-        dates=dates,
-        tickers=tickers,
         horizon=config.horizon,
         lag=config.execution_lag,
     )
-    columns = [*run.hooks.design_columns(data.feature_names), "intercept"]
-    fits, coefficients = fit_tables(run.fits.rows, run.fits.coefficients, dates, columns)
-    full_probs = np.full(positions.shape, np.nan)
-    full_probs[days] = probs
-    decision_dates = dates[days]
     forward = data.panel.forward.reshape(positions.shape)[days]
-    metrics = summarise(
-        returns,
-        positions[start:],
-        trades["trade_return"].to_numpy(),
-        codes,
-        probs,
-        forward,
-        int(fits["fitted"].sum()),
+    tables = RunTables(
+        dates=dates,
+        tickers=tickers,
+        days=days,
+        probs=probs,
+        codes=codes,
+        thresholds=run.decisions.thresholds,
+        fills=fills,
+        regimes=data.regimes,
+        regime_tables=data.regime_tables,
+        fit_rows=run.fits.rows,
+        coefficients=run.fits.coefficients,
+        columns=[*run.hooks.design_columns(data.feature_names), "intercept"],
     )
-    regime_frame, market_regimes = (table.copy() for table in data.regime_tables)
+    metrics = summarise(
+        returns, positions[start:], fills.trade_return, codes, probs, forward, tables.n_fits
+    )
     return WalkForwardResult(
         config=config,
         market_name=market.name,
         returns=returns,
         positions=pd.DataFrame(positions, index=dates, columns=tickers),
-        probabilities=pd.DataFrame(full_probs, index=dates, columns=tickers),
-        signals=side_table(codes, decision_dates, tickers),
-        thresholds=pd.DataFrame(
-            # a copy: walk_forward_many's runs may share their decisions' arrays, and a frame
-            # over an array does not copy it under pandas < 3
-            run.decisions.thresholds.copy(),
-            index=decision_dates,
-            columns=["long_threshold", "short_threshold"],
-        ),
-        trades=trades,
-        regimes=regime_frame,
-        market_regimes=market_regimes,
-        fits=fits,
-        coefficients=coefficients,
         metrics=metrics,
         fit_seconds=run.fits.seconds,
         total_seconds=0.0,
+        tables=tables,
         features=data.features,
     )
