@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -96,3 +98,53 @@ def test_notebooks_that_cannot_run_are_one_line_never_a_traceback(tmp_path):
         assert done.returncode == 1, (args, done.stderr)
         assert "Traceback" not in done.stderr, args
         assert done.stderr.strip().splitlines()[-1].startswith("run-notebook:"), args
+
+
+def test_the_kernel_gets_its_short_exit_wait(monkeypatch):
+    # the engine run-notebook registers hands nbclient the kernel manager's exit wait
+    seen = {}
+
+    class Client:
+        def __init__(self, nb_man, **kwargs):
+            seen.update(kwargs)
+
+        def execute(self):
+            return "executed"
+
+    monkeypatch.setattr("papermill.engines.PapermillNotebookClient", Client)
+    assert run_notebook._Engine.execute_managed_notebook(None, KERNEL) == "executed"
+    wait = seen["config"]["KernelManager"]["shutdown_wait_time"]
+    assert wait == run_notebook.KERNEL_EXIT_SECONDS < 5  # jupyter_client's default: 5 s
+    assert seen["kernel_name"] == KERNEL
+
+
+def test_a_kernel_with_workers_ends_and_leaves_no_process_behind(tmp_path):
+    # joblib's workers and their resource trackers (which ignore SIGTERM) are the kernel's
+    # children: they go when the kernel is stopped after its short wait
+    source, out = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    cell = nbformat.v4.new_code_cell(
+        "import math, os, subprocess\n"
+        "from joblib import Parallel, delayed\n"
+        "Parallel(n_jobs=2)(delayed(math.sqrt)(i) for i in range(4))\n"
+        "ps = ['ps', '--ppid', str(os.getpid()), '-o', 'pid=']\n"
+        "print('children', *subprocess.run(ps, capture_output=True, text=True).stdout.split())"
+    )
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    notebook.metadata["kernelspec"] = {"name": KERNEL, "language": "python", "display_name": KERNEL}
+    nbformat.write(notebook, source)
+    done = subprocess.run(
+        [sys.executable, "-m", "retrainlab", "run-notebook", "--", str(source), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    text = "".join(o.get("text", "") for o in nbformat.read(out, as_version=4).cells[0].outputs)
+    children = [int(pid) for pid in text.split("children", 1)[1].split()]
+    assert len(children) >= 3  # two workers and at least one resource tracker
+    deadline = time.monotonic() + 60  # a wait for an outcome, not a timing assertion
+    alive = children
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in children if Path(f"/proc/{pid}").exists()]
+        time.sleep(0.2)
+    assert alive == [], f"processes left behind: {alive}"
