@@ -131,11 +131,14 @@ def test_results_that_share_steps_are_independent_objects():
     a, b = rl.walk_forward_many(market, [plain, sized])
     expected = rl.walk_forward(market, sized)
     # changing every table of one result leaves the other's as walk_forward gives them
-    for name in ("positions", "probabilities", "signals", "thresholds", "trades", "coefficients"):
+    # (the regime tables are built once per market and shared until read: the most at risk)
+    tables = ("positions", "probabilities", "signals", "thresholds", "trades", "regimes")
+    for name in (*tables, "coefficients"):
         frame = getattr(a, name)
         frame.iloc[:, :] = frame.iloc[::-1, :].to_numpy()
         frame.columns = [f"x{c}" for c in range(frame.shape[1])]
     a.fits.iloc[:, :] = a.fits.iloc[::-1, :].to_numpy()
+    a.market_regimes.iloc[:] = a.market_regimes.iloc[::-1].to_numpy()
     assert_identical(expected, b)
 
 

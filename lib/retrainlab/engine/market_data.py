@@ -68,6 +68,7 @@ class MarketData:
                     f"{market.name!r} has none"
                 )
             regimes = np.repeat(regime_codes(market.regimes)[:, None], close.shape[1], axis=1)
+        regimes.setflags(write=False)  # shared by the runs and their results' tables
         tickers = {t: j for j, t in enumerate(market.tickers)}
         day = {d: i for i, d in enumerate(market.dates)}
 

@@ -70,7 +70,10 @@ def _skfolio_file(*parts: str) -> Path:
         )
     path = Path(next(iter(spec.submodule_search_locations)), *parts)
     if not path.is_file():
-        raise FileNotFoundError(f"skfolio {path.parent} has no {path.name}: is skfolio intact?")
+        raise FileNotFoundError(
+            f"the installed skfolio has no {'/'.join(parts)} (looked in {path.parent}): "
+            "reinstall it with make setup (requirements.lock pins one that ships it)"
+        )
     return path
 
 

@@ -98,9 +98,9 @@ class WalkForwardResult:
         thresholds), ``n_scored_decisions`` and ``n_fits``.
     fit_seconds, total_seconds : time inside ``fit_model`` and in the whole run.
     features : (n_days, n_tickers, n_features) base features (``FEATURE_NAMES``).
-    tables : the ``RunTables`` behind ``probabilities`` ... ``coefficients``: each is built from
-        the run's arrays when first read, so a sweep that only summarises its runs never pays
-        for them (measured: 7% of a market's 64-configuration factorial).
+    tables : the ``RunTables`` behind ``probabilities`` ... ``coefficients`` (read-only
+        properties): each is built from the run's arrays when first read, so a sweep that only
+        summarises its runs never builds them.
     """
 
     config: RetrainConfig
@@ -113,15 +113,38 @@ class WalkForwardResult:
     tables: RunTables = field(repr=False)
     features: np.ndarray = field(repr=False)
 
-    # the run's other tables, built from its arrays when first read (``RunTables``)
-    probabilities = property(lambda self: self.tables.probabilities, doc="``RunTables``")
-    signals = property(lambda self: self.tables.signals, doc="``RunTables``")
-    thresholds = property(lambda self: self.tables.thresholds, doc="``RunTables``")
-    trades = property(lambda self: self.tables.trades, doc="``RunTables``")
-    regimes = property(lambda self: self.tables.regimes, doc="``RunTables``")
-    market_regimes = property(lambda self: self.tables.market_regimes, doc="``RunTables``")
-    fits = property(lambda self: self.tables.fits, doc="``RunTables``")
-    coefficients = property(lambda self: self.tables.coefficients, doc="``RunTables``")
+    # The run's other tables (described above), built when first read: ``RunTables``.
+    @property
+    def probabilities(self) -> pd.DataFrame:
+        return self.tables.probabilities
+
+    @property
+    def signals(self) -> pd.DataFrame:
+        return self.tables.signals
+
+    @property
+    def thresholds(self) -> pd.DataFrame:
+        return self.tables.thresholds
+
+    @property
+    def trades(self) -> pd.DataFrame:
+        return self.tables.trades
+
+    @property
+    def regimes(self) -> pd.DataFrame:
+        return self.tables.regimes
+
+    @property
+    def market_regimes(self) -> pd.Series:
+        return self.tables.market_regimes
+
+    @property
+    def fits(self) -> pd.DataFrame:
+        return self.tables.fits
+
+    @property
+    def coefficients(self) -> pd.DataFrame:
+        return self.tables.coefficients
 
     @property
     def fit_dates(self) -> list[pd.Timestamp]:
@@ -184,11 +207,9 @@ def mark_to_market(positions: np.ndarray, close: np.ndarray, cost_bps: float) ->
 
 class TradeFills(NamedTuple):
     """The closed trades' numbers (``trade_fills``), one array per column, in trade order: the
-    decision ``number`` (into the run's decisions), ``ticker`` (column), decision, entry and exit
-    rows, the side code (-1, 1), ``size``, ``prob``, the entry and exit closes, ``pnl_pct`` and
-    ``trade_return`` (``size * pnl_pct``)."""
+    ``ticker`` (column), decision, entry and exit rows, the side code (-1, 1), ``size``,
+    ``prob``, the entry and exit closes, ``pnl_pct`` and ``trade_return`` (``size * pnl_pct``)."""
 
-    number: np.ndarray
     ticker: np.ndarray
     decision_row: np.ndarray
     entry_row: np.ndarray
@@ -229,9 +250,8 @@ def trade_fills(
     p0, p1 = close[entry, tic], close[exit_, tic]
     pnl = signed_pnl(side.astype(np.float64), p0, p1)
     return TradeFills(
-        dec, tic, decision_day[dec], entry, exit_, side, size, probs[dec, tic], p0, p1, pnl,
-        size * pnl,
-    )  # fmt: skip
+        tic, decision_day[dec], entry, exit_, side, size, probs[dec, tic], p0, p1, pnl, size * pnl
+    )
 
 
 def trade_table(
@@ -307,14 +327,14 @@ def fit_tables(
 
 
 class RunTables:
-    """A run's tables, each built from the run's arrays the first time it is read.
-
-    ``finish_run`` gives every result one. A sweep reads a run's returns, positions and
-    ``metrics`` only; building the other tables cost 7% of a market's 64-configuration factorial,
-    for tables nobody read. The arrays are the run's own, or in ``walk_forward_many`` shared
-    read only between runs, so a table built late is the one built at once (the tests compare
-    every table of ``walk_forward`` and ``walk_forward_many``). Each table is built once and is
-    this result's own object.
+    """A run's tables (``WalkForwardResult`` describes them), each built the first time it is
+    read from what the run left: its own arrays, the arrays ``walk_forward_many`` shares between
+    runs (read only), and the market's regime codes (read only) and regime tables (built once
+    per market, shared, copied here when read). Nothing writes to those after the run, so a
+    table built late is the one built at once (the tests compare every table of ``walk_forward``
+    and ``walk_forward_many``, and check that changing one result's tables leaves another's as
+    they were). A sweep reads a run's returns, positions and ``metrics`` only, so it never builds
+    these (README, Performance: the time that saves).
     """
 
     def __init__(
@@ -350,19 +370,19 @@ class RunTables:
 
     @cached_property
     def probabilities(self) -> pd.DataFrame:
-        """(dates x tickers) P(up) at each decision; NaN elsewhere."""
+        """``WalkForwardResult.probabilities``."""
         full = np.full((len(self._dates), len(self._tickers)), np.nan)
         full[self._days] = self._probs
         return pd.DataFrame(full, index=self._dates, columns=self._tickers)
 
     @cached_property
     def signals(self) -> pd.DataFrame:
-        """(decision dates x tickers) "long" / "short" / "neutral"."""
+        """``WalkForwardResult.signals``."""
         return side_table(self._codes, self._dates[self._days], self._tickers)
 
     @cached_property
     def thresholds(self) -> pd.DataFrame:
-        """(decision dates) the long and short thresholds in force."""
+        """``WalkForwardResult.thresholds``."""
         return pd.DataFrame(
             # a copy: walk_forward_many's runs may share their decisions' arrays, and a frame
             # over an array does not copy it under pandas < 3
@@ -373,19 +393,19 @@ class RunTables:
 
     @cached_property
     def trades(self) -> pd.DataFrame:
-        """One row per closed trade (``TRADE_COLUMNS``)."""
+        """``WalkForwardResult.trades``."""
         return trade_table(
             self._fills, regimes=self._regimes, dates=self._dates, tickers=self._tickers
         )
 
     @cached_property
     def regimes(self) -> pd.DataFrame:
-        """(dates x tickers) detected regime names."""
+        """``WalkForwardResult.regimes``."""
         return self._regime_tables[0].copy()
 
     @cached_property
     def market_regimes(self) -> pd.Series:
-        """The equal-weight index's detected regime per date."""
+        """``WalkForwardResult.market_regimes``."""
         return self._regime_tables[1].copy()
 
     @cached_property
@@ -394,12 +414,12 @@ class RunTables:
 
     @property
     def fits(self) -> pd.DataFrame:
-        """One row per refit (``fit_tables``)."""
+        """``WalkForwardResult.fits``."""
         return self._fit_tables[0]
 
     @property
     def coefficients(self) -> pd.DataFrame:
-        """One row per fitted model (``fit_tables``)."""
+        """``WalkForwardResult.coefficients``."""
         return self._fit_tables[1]
 
 

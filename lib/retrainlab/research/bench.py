@@ -71,7 +71,7 @@ def time_walk_forward(
         "fit_seconds": result.fit_seconds,
         "fit_share": result.fit_seconds / seconds,
         "ratio": seconds / result.fit_seconds if result.fit_seconds else float("nan"),
-        "n_fits": int(result.fits["fitted"].sum()),
+        "n_fits": int(result.metrics["n_fits"]),
     }
 
 
