@@ -142,6 +142,16 @@ def test_results_that_share_steps_are_independent_objects():
     assert_identical(expected, b)
 
 
+def test_what_results_share_is_read_only():
+    # one market's results share its features (WalkForwardResult.features): a write to one
+    # result's would change every other's, so it is refused
+    market = rl.generate_market(5, n_days=260, n_tickers=3)
+    a, b = rl.walk_forward_many(market, [rl.OLD, rl.OLD.with_fix("confidence_sizing")])
+    assert np.shares_memory(a.features, b.features)
+    with pytest.raises(ValueError, match="read-only"):
+        a.features[0, 0, 0] = 1.0
+
+
 def test_bad_input_is_refused():
     market = rl.generate_market(0, n_days=200, n_tickers=2)
     with pytest.raises(TypeError, match="RetrainConfig"):

@@ -68,7 +68,9 @@ class MarketData:
                     f"{market.name!r} has none"
                 )
             regimes = np.repeat(regime_codes(market.regimes)[:, None], close.shape[1], axis=1)
-        regimes.setflags(write=False)  # shared by the runs and their results' tables
+        # shared by the runs (walk_forward_many: every config's) and by their results
+        features.setflags(write=False)
+        regimes.setflags(write=False)
         tickers = {t: j for j, t in enumerate(market.tickers)}
         day = {d: i for i, d in enumerate(market.dates)}
 
